@@ -1,0 +1,142 @@
+/**
+ * Control-socket protocol: newline-delimited JSON over a UNIX stream socket.
+ *
+ * Request:  {"id": 1, "op": "snapshot"}
+ * Reply:    {"id": 1, "ok": true, "result": {...}}
+ *           {"id": 1, "ok": false, "error": "one-line text", "code": "EMINRED"}
+ *
+ * Every reply is built from one consistent snapshot of the daemon's tables.
+ * Words (ok, failed, ...) appear only here, at the edge; the daemon keeps numbers.
+ */
+
+export type GroupStateWord = 'ok' | 'degraded' | 'failed';
+export type IfStateWord = 'ok' | 'failed' | 'offline' | 'unknown';
+export type ProbeStateWord = 'ok' | 'failed' | 'unknown' | 'disabled';
+export type LinkStateWord = 'up' | 'down' | 'unknown';
+export type TargetModeWord = 'routes' | 'multicast' | 'disabled';
+
+export interface SnapshotGroup {
+  /** The IPMP interface (TUN) name, e.g. "ipmp0". ipmpstat GROUP column. */
+  ifname: string;
+  /** ipmpstat GROUPNAME column; empty string for the anonymous group. */
+  groupname: string;
+  state: GroupStateWord;
+  /** Current group failure detection time in ms; null when no member is probe-enabled. */
+  fdtMs: number | null;
+  /** Member interface names in group list order (the order INTERFACES is built from). */
+  interfaces: string[];
+}
+
+export interface SnapshotFlags {
+  inactive: boolean;   // i
+  standby: boolean;    // s
+  mcast4: boolean;     // m  IPv4 multicast nominee
+  bcast4: boolean;     // b  IPv4 broadcast nominee
+  mcast6: boolean;     // M  IPv6 multicast nominee
+  down: boolean;       // d  no UP address / admin down
+  hwaddrdup: boolean;  // h  offlined for a duplicate MAC
+}
+
+export interface SnapshotInterface {
+  name: string;
+  /** IPMP interface name of its group ("" in the anonymous group). */
+  group: string;
+  groupname: string;
+  /** ACTIVE flag: functioning and none of down, inactive, hwaddrdup. */
+  active: boolean;
+  flags: SnapshotFlags;
+  link: LinkStateWord;
+  probe: ProbeStateWord;
+  state: IfStateWord;
+  /** MAC as aa:bb:cc:dd:ee:ff, or "" when the NIC is absent. */
+  mac: string;
+  ifindex: number;
+}
+
+export interface SnapshotAddress {
+  /** The address without prefix length, e.g. "198.18.0.10" or "2001:db8::10". */
+  address: string;
+  prefixlen: number;
+  up: boolean;
+  /** IPMP interface name. */
+  group: string;
+  /** The bound NIC, or "" when unbound or down. */
+  inbound: string;
+  /** ACTIVE members, space-separated in the CLI; empty when down or unbound. */
+  outbound: string[];
+}
+
+export interface SnapshotTarget {
+  interface: string;
+  family: 4 | 6;
+  mode: TargetModeWord;
+  /** Test address without prefix length, "" when disabled. */
+  testaddr: string;
+  /** Active targets in firing order, starting at the next one to be probed. */
+  targets: string[];
+}
+
+export interface Snapshot {
+  generation: number;
+  groups: SnapshotGroup[];
+  interfaces: SnapshotInterface[];
+  addresses: SnapshotAddress[];
+  targets: SnapshotTarget[];
+}
+
+/** One resolved probe (sent when it is acked or lost; never when sent). */
+export interface ProbeEvent {
+  /** ICMP sequence number. */
+  id: number;
+  interface: string;
+  family: 4 | 6;
+  target: string;
+  state: 'acked' | 'lost';
+  /** Wall-clock ms (Date.now() scale) when sending of the probe started. */
+  startMs: number;
+  /** Network RTT (kernel receive time minus send time) in ms; null when lost. */
+  netrttMs: number | null;
+  /** Daemon RTT (ack processed minus probe start) in ms; null when lost. */
+  rttMs: number | null;
+  /** Smoothed RTT (sa/8) and deviation (sv/4) in ms; 0 when unknown. */
+  rttavgMs: number;
+  rttdevMs: number;
+}
+
+export type Request =
+  | { id: number; op: 'ping' }
+  | { id: number; op: 'snapshot' }
+  | { id: number; op: 'offline'; ifname: string }
+  | { id: number; op: 'undo-offline'; ifname: string }
+  | { id: number; op: 'add-ipmp'; group: string; interfaces: string[] }
+  | { id: number; op: 'remove-ipmp'; group: string; interfaces: string[] }
+  | { id: number; op: 'create-addr'; group: string; address: string }
+  | { id: number; op: 'delete-addr'; group: string; address: string }
+  | { id: number; op: 'set-ifprop'; ifname: string; prop: 'standby' | 'test-address'; value: string }
+  /** Keeps the connection open; the daemon writes {"event":"probe", ...ProbeEvent} lines. */
+  | { id: number; op: 'probe-subscribe' };
+
+export type Op = Request['op'];
+
+/** Ops that change state: accepted only from uid 0 or members of group `ipmp`. */
+export const PRIVILEGED_OPS: ReadonlySet<Op> = new Set<Op>([
+  'offline', 'undo-offline', 'add-ipmp', 'remove-ipmp', 'create-addr', 'delete-addr', 'set-ifprop',
+  'probe-subscribe',
+]);
+
+/** Error codes (Solaris libipmp names where one exists). */
+export type ErrorCode =
+  | 'EFAILED' | 'EMINRED' | 'EFBDISABLED' | 'EUNKADDR' | 'EINVAL' | 'ENOMEM' | 'EUNKGROUP'
+  | 'EUNKIF' | 'EHWADDRDUP' | 'EPERM' | 'EBADREQ' | 'ETOOBIG' | 'ETIMEDOUT' | 'EALREADY' | 'ENOTOFFLINE';
+
+export type Reply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string; code: ErrorCode };
+
+/** Largest request line the daemon reads; longer ones get ETOOBIG and the connection closes. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+/** A client must finish its request line within this time. */
+export const REQUEST_TIMEOUT_MS = 5000;
+export const DEFAULT_SOCKET = '/run/ipmp/ipmpd.sock';
+export const DEFAULT_CONFIG = '/etc/ipmp/ipmp.yaml';
+export const DEFAULT_MPATHD = '/etc/default/mpathd';

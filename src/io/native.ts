@@ -1,0 +1,164 @@
+/**
+ * Typed face of the native addon (native-bindings/, built by node-gyp).
+ *
+ * The addon does system calls only; every parse and every decision lives in
+ * TypeScript. Set-up calls throw an Error whose message names the call and the
+ * errno text. Hot-path calls (batches, sends, receives) never throw: they return
+ * a count, or a negative errno.
+ *
+ * Buffers are allocated once by JS and passed in; the addon never allocates
+ * per packet and crosses the JS/native boundary once per batch.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Size of struct virtio_net_hdr (no mergeable buffers). */
+export const VNET_HDR_LEN = 10;
+
+export interface TunOpenOptions {
+  /** IFF_VNET_HDR, and TUNSETOFFLOAD(TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6) when true. */
+  vnetHdr: boolean;
+  /** IFF_MULTI_QUEUE. */
+  multiQueue: boolean;
+  /** TUNSETPERSIST after attaching. */
+  persist: boolean;
+}
+
+export interface TunHandle {
+  fd: number;
+  ifindex: number;
+  name: string;
+}
+
+export interface PacketOpenOptions {
+  /** PACKET_VNET_HDR. */
+  vnetHdr: boolean;
+  /** SO_RCVBUFFORCE / SO_SNDBUFFORCE in bytes; 0 leaves the default. */
+  rcvbuf: number;
+  sndbuf: number;
+  /** PACKET_IGNORE_OUTGOING. */
+  ignoreOutgoing: boolean;
+  /** Classic BPF program: 8 bytes per instruction (u16 code, u8 jt, u8 jf, u32 k, host order). Empty: no filter. */
+  filter: Uint8Array;
+  /** O_NONBLOCK on the socket. */
+  nonblock: boolean;
+}
+
+export interface NativeAddon {
+  // ---- TUN (setup; throws) ----
+  tunOpen(name: string, opts: TunOpenOptions): TunHandle;
+  /** TUNSETPERSIST. */
+  tunSetPersist(fd: number, on: boolean): void;
+  /** TUNSETCARRIER. */
+  tunSetCarrier(fd: number, on: boolean): void;
+  /** TUNSETOFFLOAD with the raw TUN_F_* bit mask. */
+  tunSetOffload(fd: number, flags: number): void;
+
+  // ---- AF_PACKET (setup; throws) ----
+  /** socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) bound to ifindex. */
+  packetOpen(ifindex: number, opts: PacketOpenOptions): number;
+  /** PACKET_ADD_MEMBERSHIP / PACKET_DROP_MEMBERSHIP (PACKET_MR_MULTICAST) for a 6-byte MAC. */
+  packetMembership(fd: number, ifindex: number, mac: Uint8Array, add: boolean): void;
+
+  // ---- hot path (never throws; returns count or -errno) ----
+  /**
+   * Waits up to timeoutMs for the TUN fd to be readable (poll), then reads up to
+   * maxPkts packets without blocking. Packet i goes to slot i of buf (slot base
+   * i*slotSize): with vnetOff >= 0 it is a readv of VNET_HDR_LEN bytes at
+   * base+vnetOff and the rest at base+dataOff; with vnetOff < 0 a plain read at
+   * base+dataOff. lens[i] receives the length of the data part (excluding the
+   * vnet header). Returns the number of packets (0 on timeout) or -errno.
+   */
+  tunReadBatch(fd: number, buf: Uint8Array, slotSize: number, vnetOff: number, dataOff: number,
+    maxPkts: number, lens: Int32Array, timeoutMs: number): number;
+  /**
+   * Writes count packets to the TUN fd. Packet i: when vnetOffs[i] >= 0 a writev of
+   * VNET_HDR_LEN bytes at vnetOffs[i] and lens[i] bytes at offs[i]; else a write of
+   * lens[i] bytes at offs[i]. Continues past per-packet errors; returns the number
+   * written or -errno when none was.
+   */
+  tunWriteBatch(fd: number, buf: Uint8Array, vnetOffs: Int32Array, offs: Int32Array, lens: Int32Array,
+    count: number): number;
+  /**
+   * Waits up to timeoutMs for any of fds[0..nfds) to be readable (poll), then
+   * drains each readable socket with recvmmsg(MSG_DONTWAIT) into consecutive
+   * slots of buf (slot base i*slotSize, data written at base+dataOff) until maxPkts.
+   * lens[i] = bytes received (vnet header included when the socket has one),
+   * srcIdx[i] = index into fds of the socket it came from. Returns count or -errno.
+   */
+  packetRecvBatch(fds: Int32Array, nfds: number, buf: Uint8Array, slotSize: number, dataOff: number,
+    maxPkts: number, lens: Int32Array, srcIdx: Int32Array, timeoutMs: number): number;
+  /**
+   * Sends count frames: frame i is lens[i] bytes at offs[i] on socket fds[i].
+   * Consecutive frames on the same fd go out in one sendmmsg. Returns the number
+   * sent or -errno when none was.
+   */
+  packetSendBatch(fds: Int32Array, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number): number;
+  /** One send (MSG_DONTWAIT) of len bytes at off. Returns bytes or -errno. */
+  send(fd: number, buf: Uint8Array, off: number, len: number): number;
+  /**
+   * One recv (MSG_DONTWAIT) into buf at off, at most len bytes. Returns bytes or
+   * -errno (-EAGAIN when empty). When tsNs is given (BigInt64Array of 1) it
+   * receives the kernel receive timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME ns) or 0.
+   */
+  recv(fd: number, buf: Uint8Array, off: number, len: number, tsNs?: BigInt64Array): number;
+
+  // ---- netlink (setup throws; send/recv return -errno) ----
+  /** socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, protocol), bound with nl_groups = groups (RTMGRP_* bit mask). */
+  netlinkOpen(protocol: number, groups: number): number;
+  /** setsockopt NETLINK_ADD_MEMBERSHIP for group numbers above 31 (e.g. RTNLGRP_IPV6_ROUTE). */
+  netlinkAddGroup(fd: number, group: number): void;
+
+  // ---- misc ----
+  /** Sets SO_TIMESTAMPNS on a socket. Throws. */
+  setTimestamping(fd: number, on: boolean): void;
+  /** poll() one fd for POLLIN up to timeoutMs. Returns 1 readable, 0 timeout, -errno. */
+  pollIn(fd: number, timeoutMs: number): number;
+  /**
+   * Calls cb() on the main loop whenever fd becomes readable (libuv uv_poll).
+   * Returns a watcher id for unwatch. Throws.
+   */
+  watch(fd: number, cb: () => void): number;
+  unwatch(id: number): void;
+  /** close(2); returns 0 or -errno. */
+  close(fd: number): number;
+  /** SO_PEERCRED of a connected UNIX socket fd. Throws. */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** if_nametoindex; 0 when absent. */
+  ifNameToIndex(name: string): number;
+  /** CLOCK_MONOTONIC in ns. */
+  monotonicNs(): bigint;
+  /** Raw errno name for a negative return, e.g. -11 → "EAGAIN". */
+  errnoName(negErrno: number): string;
+  /** strerror text for a negative return. */
+  strerror(negErrno: number): string;
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon built by node-gyp. Throws a one-line error when it is missing. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/src/io → repository root
+  const root = join(here, '..', '..', '..');
+  const candidates = [
+    join(root, 'native-bindings', 'build', 'Release', 'ipmp_native.node'),
+    join(root, 'native-bindings', 'build', 'Debug', 'ipmp_native.node'),
+  ];
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    throw new Error('native addon not built: run `npm run build:native` (native-bindings/build/Release/ipmp_native.node missing)');
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(path) as NativeAddon;
+  return cached;
+}
+
+/** Common errno values the hot path compares against (x86_64/aarch64 Linux). */
+export const E = {
+  EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EBUSY: 16,
+  ENODEV: 19, EINVAL: 22, ENOBUFS: 105, EMSGSIZE: 90, ENETDOWN: 100, ENXIO: 6,
+} as const;
