@@ -28,3 +28,7 @@ export function wireErrorName(code: number): string {
   if (code >= 0) return 'ok';
   return NAMES[-code] ?? `error(${code})`;
 }
+
+/** A looked-for element (e.g. an ND option) is absent; not a format error. */
+export const WIRE_NOT_FOUND = -9;
+NAMES.push('not-found');
