@@ -1,0 +1,109 @@
+/*
+ * Module registration and the small system-call wrappers that do not belong
+ * to a subsystem: close, peer credentials, interface index, clock, errno text.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* close(fd) -> 0 | -errno */
+static napi_value do_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(ipmp_args(env, info, 1, argv));
+  CHECK(ipmp_arg_int32(env, argv[0], "close", "fd", &fd));
+  /* Linux releases the descriptor even when close reports EINTR: never retry. */
+  int r = close(fd);
+  return ipmp_int32(env, r < 0 ? -errno : 0);
+}
+
+/* peerCred(fd) -> {pid, uid, gid} */
+static napi_value peer_cred(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(ipmp_args(env, info, 1, argv));
+  CHECK(ipmp_arg_int32(env, argv[0], "peerCred", "fd", &fd));
+  struct ucred uc;
+  socklen_t len = sizeof uc;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+    char call[48];
+    snprintf(call, sizeof call, "peerCred(%d)", fd);
+    return ipmp_throw_errno(env, call, errno);
+  }
+  napi_value obj, pid, uid, gid;
+  NAPI_CALL(env, napi_create_object(env, &obj));
+  NAPI_CALL(env, napi_create_int32(env, uc.pid, &pid));
+  NAPI_CALL(env, napi_create_uint32(env, uc.uid, &uid));
+  NAPI_CALL(env, napi_create_uint32(env, uc.gid, &gid));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "pid", pid));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "uid", uid));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "gid", gid));
+  return obj;
+}
+
+/* ifNameToIndex(name) -> ifindex | 0 */
+static napi_value if_name_to_index(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char name[256];
+  CHECK(ipmp_args(env, info, 1, argv));
+  CHECK(ipmp_arg_string(env, argv[0], "ifNameToIndex", "name", name, sizeof name, NULL));
+  unsigned int idx = strlen(name) < IF_NAMESIZE ? if_nametoindex(name) : 0;
+  napi_value r;
+  NAPI_CALL(env, napi_create_uint32(env, idx, &r));
+  return r;
+}
+
+/* monotonicNs() -> bigint */
+static napi_value monotonic_ns(napi_env env, napi_callback_info info) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  napi_value r;
+  NAPI_CALL(env, napi_create_bigint_int64(env, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, &r));
+  return r;
+}
+
+/* errnoName(-errno) -> "EAGAIN"; the sign is ignored. */
+static napi_value errno_name(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t e;
+  CHECK(ipmp_args(env, info, 1, argv));
+  CHECK(ipmp_arg_int32(env, argv[0], "errnoName", "negErrno", &e));
+  char scratch[32];
+  napi_value r;
+  NAPI_CALL(env, napi_create_string_utf8(env, ipmp_errno_name(e, scratch, sizeof scratch), NAPI_AUTO_LENGTH, &r));
+  return r;
+}
+
+/* strerror(-errno) -> text; the sign is ignored. */
+static napi_value str_error(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t e;
+  CHECK(ipmp_args(env, info, 1, argv));
+  CHECK(ipmp_arg_int32(env, argv[0], "strerror", "negErrno", &e));
+  char scratch[128];
+  napi_value r;
+  NAPI_CALL(env, napi_create_string_utf8(env, ipmp_strerror(e, scratch, sizeof scratch), NAPI_AUTO_LENGTH, &r));
+  return r;
+}
+
+bool ipmp_register_misc(napi_env env, napi_value exports) {
+  return ipmp_export(env, exports, "close", do_close) && ipmp_export(env, exports, "peerCred", peer_cred) &&
+         ipmp_export(env, exports, "ifNameToIndex", if_name_to_index) &&
+         ipmp_export(env, exports, "monotonicNs", monotonic_ns) &&
+         ipmp_export(env, exports, "errnoName", errno_name) && ipmp_export(env, exports, "strerror", str_error);
+}
+
+/* Context-aware registration: runs once per environment, workers included. */
+NAPI_MODULE_INIT() {
+  if (!ipmp_register_watch(env, exports) || !ipmp_register_tun(env, exports) ||
+      !ipmp_register_packet(env, exports) || !ipmp_register_netlink(env, exports) ||
+      !ipmp_register_misc(env, exports))
+    return NULL;
+  return exports;
+}
