@@ -14,7 +14,7 @@ export type { LabInfo, LabOptions, NicInfo, SwitchMode } from './topology.js';
 export { readLabInfo, stateFile } from './state.js';
 export { labFail, labRepair } from './faults.js';
 export { labStatus, hostCarrier } from './status.js';
-export type { LabStatus, LinkStatus, FaultKind } from './status.js';
+export type { LabStatus, LinkStatus, PortStatus, FaultKind } from './status.js';
 
 /** Time allowed for host NICs to report carrier after `up` (ms). */
 const CARRIER_TIMEOUT_MS = 5_000;
