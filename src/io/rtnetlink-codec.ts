@@ -156,7 +156,8 @@ export class NetlinkParseError extends Error {
 
 /** Rounds up to the 4-byte netlink alignment. */
 export function nlAlign(n: number): number {
-  return (n + 3) & ~3;
+  // arithmetic, not bitwise: lengths read from u32 fields may exceed 2^31
+  return n + ((4 - (n % 4)) % 4);
 }
 
 function dv(b: Uint8Array): DataView {
@@ -309,7 +310,7 @@ export function parseAttrs(b: Uint8Array, start: number, end: number): NlAttr[] 
   const out: NlAttr[] = [];
   if (end > b.length) end = b.length;
   const v = dv(b);
-  let off = start;
+  let off = Math.max(0, start);
   while (off + RTA_HDRLEN <= end) {
     const len = v.getUint16(off, true);
     const rawType = v.getUint16(off + 2, true);
