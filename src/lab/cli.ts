@@ -2,8 +2,8 @@
 // Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
 
 import { existsSync } from 'node:fs';
-import { labDown, labFail, labRepair, labStatus, labUp, LabError, DEFAULT_PREFIX } from './lab.js';
-import type { LabInfo, LabStatus, PortStatus, SwitchMode } from './lab.js';
+import { labDown, labFail, labRepair, labStatus, labUp, planLab, LabError, DEFAULT_PREFIX } from './lab.js';
+import type { LabInfo, LabOptions, LabStatus, PortStatus, SwitchMode } from './lab.js';
 
 const USAGE = `usage: ipmp lab up [--nics N] [--standby K] [--switches one|per-nic] [--rate RATE] [--prefix P] [--force] [--json]
        ipmp lab down [--prefix P]
@@ -16,7 +16,6 @@ fail: the switch port goes down and the NIC loses carrier; --silent: the port is
 from its bridge, carrier stays up and frames are dropped both ways. repair undoes either.
 Defaults: --nics 2 --standby 0 --switches one --prefix ${DEFAULT_PREFIX}, no rate limit.`;
 
-class UsageError extends Error {}
 
 interface Parsed {
   verb: string;
@@ -44,17 +43,17 @@ function parse(argv: string[]): Parsed {
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
     if (BOOLEAN.has(name) && eq < 0) { out.flags.set(name, true); continue; }
-    if (!VALUED.has(name)) throw new UsageError(`unknown option --${name}`);
+    if (!VALUED.has(name)) throw new LabError(`unknown option --${name}`);
     const value = eq >= 0 ? a.slice(eq + 1) : rest[++i];
-    if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+    if (value === undefined || value === '') throw new LabError(`--${name} needs a value`);
     out.flags.set(name, value);
   }
   if (out.flags.has('help')) return out;
   const allowed = ALLOWED[verb];
-  if (!allowed) throw new UsageError(verb ? `unknown command '${verb}'` : 'missing command');
-  for (const f of out.flags.keys()) if (!allowed.includes(f)) throw new UsageError(`${verb}: option --${f} does not apply`);
+  if (!allowed) throw new LabError(verb ? `unknown command '${verb}'` : 'missing command');
+  for (const f of out.flags.keys()) if (!allowed.includes(f)) throw new LabError(`${verb}: option --${f} does not apply`);
   if (out.positional.length !== POSITIONALS[verb]) {
-    throw new UsageError(POSITIONALS[verb] ? `${verb}: expected one interface name` : `${verb}: unexpected argument '${out.positional[0]}'`);
+    throw new LabError(POSITIONALS[verb] ? `${verb}: expected one interface name` : `${verb}: unexpected argument '${out.positional[0]}'`);
   }
   return out;
 }
@@ -62,7 +61,7 @@ function parse(argv: string[]): Parsed {
 function intFlag(p: Parsed, name: string): number | undefined {
   const v = p.flags.get(name);
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} expects a number, got '${String(v)}'`);
+  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new LabError(`--${name} expects a number, got '${String(v)}'`);
   return Number(v);
 }
 
@@ -131,15 +130,19 @@ async function runDemoVerb(argv: string[]): Promise<number> {
   return await mod.runDemo(argv);
 }
 
+function upOptions(p: Parsed): LabOptions {
+  return {
+    prefix: str(p, 'prefix') ?? DEFAULT_PREFIX, nics: intFlag(p, 'nics'), standby: intFlag(p, 'standby'),
+    switches: str(p, 'switches') as SwitchMode | undefined, rate: str(p, 'rate') ?? null,
+    force: p.flags.has('force'),
+  };
+}
+
 async function runVerb(p: Parsed): Promise<number> {
   const prefix = str(p, 'prefix') ?? DEFAULT_PREFIX;
   switch (p.verb) {
     case 'up': {
-      const info = await labUp({
-        prefix, nics: intFlag(p, 'nics'), standby: intFlag(p, 'standby'),
-        switches: str(p, 'switches') as SwitchMode | undefined, rate: str(p, 'rate') ?? null,
-        force: p.flags.has('force'),
-      });
+      const info = await labUp(upOptions(p));
       process.stdout.write(`${p.flags.has('json') ? JSON.stringify(info, null, 2) : formatUp(info)}\n`);
       return 0;
     }
@@ -172,6 +175,7 @@ export async function labMain(argv: string[]): Promise<number> {
   let p: Parsed;
   try {
     p = parse(argv);
+    if (p.verb === 'up' && !p.flags.has('help')) planLab(upOptions(p));
   } catch (err) {
     process.stderr.write(`ipmp lab: ${(err as Error).message} (see 'ipmp lab --help')\n`);
     return 2;
