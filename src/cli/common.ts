@@ -106,6 +106,8 @@ export function parseArgs(argv: string[], flags: string, withArg: string): Parse
 
 /** The daemon refused the connection or is not there. */
 export function isUnavailable(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') return true;
   return err instanceof Error && (err.name === 'ControlUnavailableError' ||
     err.constructor?.name === 'ControlUnavailableError');
 }
