@@ -161,7 +161,7 @@ describe('Rtnetlink (fake addon)', () => {
   test('a dump that fails in NLMSG_DONE throws', () => {
     const { f, rt } = make();
     f.reply = (req) => [c.encodeDoneMsg(req.seq, -22)];
-    assert.throws(() => rt.getRoutes(6), /^rtnetlink getRoutes IPv6: Invalid argument \(EINVAL\)$/);
+    assert.throws(() => rt.getRoutes(6), /: rtnetlink getRoutes IPv6: Invalid argument \(EINVAL\)$/);
   });
 });
 
