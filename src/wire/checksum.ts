@@ -55,9 +55,9 @@ export function pseudoSum6(
 
 /**
  * Checksum for an L4 segment inside an IPv6 packet: pseudo-header from the
- * addresses at ip6Off+8 / ip6Off+24, then l4Len bytes at l4Off. The checksum
- * field inside the segment must be zero when computing, or is verified with
- * checksumValid-style semantics by comparing the result to 0.
+ * addresses at ip6Off+8 / ip6Off+24, then l4Len bytes at l4Off. Zero the
+ * segment's checksum field before computing; over a segment that already
+ * holds a correct checksum the result is 0.
  */
 export function l4Checksum6(b: Uint8Array, ip6Off: number, l4Off: number, l4Len: number, proto: number): number {
   return inetChecksum(b, l4Off, l4Len, pseudoSum6(b, ip6Off + 8, b, ip6Off + 24, proto, l4Len));

@@ -10,6 +10,8 @@ export const WIRE_UNSUPPORTED = -5;
 export const WIRE_BAD_CHECKSUM = -6;
 export const WIRE_TOO_MANY_HEADERS = -7;
 export const WIRE_BAD_FIELD = -8;
+/** A looked-for element (e.g. an ND option) is absent; not a format error. */
+export const WIRE_NOT_FOUND = -9;
 
 const NAMES = [
   'ok',
@@ -21,6 +23,7 @@ const NAMES = [
   'bad-checksum',
   'too-many-headers',
   'bad-field',
+  'not-found',
 ];
 
 /** Word for a reason code, for logs and counters at the edges. */
@@ -28,7 +31,3 @@ export function wireErrorName(code: number): string {
   if (code >= 0) return 'ok';
   return NAMES[-code] ?? `error(${code})`;
 }
-
-/** A looked-for element (e.g. an ND option) is absent; not a format error. */
-export const WIRE_NOT_FOUND = -9;
-NAMES.push('not-found');
