@@ -8,6 +8,7 @@
  */
 import { execFileSync, execFile } from 'node:child_process';
 import dgram from 'node:dgram';
+import { openSync, closeSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { loadNative, VNET_HDR_LEN, E, type NativeAddon } from '../../../src/io/native.js';
@@ -504,7 +505,9 @@ function errors(): Obs {
     vnetHdr: false, rcvbuf: 0, sndbuf: 0, ignoreOutgoing: false, filter: new Uint8Array(7), nonblock: true,
   }));
   obs.addGroupBadFd = capture(() => n.netlinkAddGroup(987654, 11));
-  obs.peerCredNotSocket = capture(() => n.peerCred(0));
+  const devNull = openSync('/dev/null', 'r');
+  obs.peerCredNotSocket = capture(() => n.peerCred(devNull));
+  closeSync(devNull);
   obs.tooBigBatch = capture(() => n.tunReadBatch(0, new Uint8Array(257 * 64), 64, -1, 0, 257, new Int32Array(257), 0));
   obs.slotOverflow = capture(() => n.packetRecvBatch(new Int32Array([0]), 1, new Uint8Array(100), 64, 0, 2,
     new Int32Array(2), new Int32Array(2), 0));
