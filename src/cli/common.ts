@@ -2,8 +2,8 @@
  * Pieces shared by ipmpstat, if_mpadm and ipmp: the injectable I/O surface, a small
  * getopt-style parser, and the control-socket connection with its error mapping.
  */
-import { DEFAULT_SOCKET } from '../daemon/protocol.js';
 import type { ErrorCode, ProbeEvent, Reply, Request } from '../daemon/protocol.js';
+import { ControlUnavailableError, connectControl, resolveSocketPath } from './client.js';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type RequestBody = DistributiveOmit<Request, 'id'>;
@@ -13,17 +13,13 @@ export interface ControlClient {
   request(req: RequestBody): Promise<Reply>;
   subscribe(onEvent: (ev: ProbeEvent) => void): Promise<void>;
   close(): void;
+  /** Called once when the connection ends (err set unless close() ended it). */
+  onClose?(cb: (err?: Error) => void): void;
 }
 
-type ClientModule = typeof import('./client.js');
-
-/** The client module, loaded on first use so commands given a `connect` never need it. */
-async function clientModule(): Promise<ClientModule> {
-  return import('./client.js');
-}
-
+/** The default connection: the control-socket client. */
 async function defaultConnect(path: string, timeoutMs?: number): Promise<ControlClient> {
-  return (await clientModule()).connectControl(path, timeoutMs);
+  return connectControl(path, timeoutMs);
 }
 
 /** A writable text sink; a tty stdout also reports its height. */
@@ -106,6 +102,7 @@ export function parseArgs(argv: string[], flags: string, withArg: string): Parse
 
 /** The daemon refused the connection or is not there. */
 export function isUnavailable(err: unknown): boolean {
+  if (err instanceof ControlUnavailableError) return true;
   const code = errorCode(err);
   if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') return true;
   return err instanceof Error && (err.name === 'ControlUnavailableError' ||
@@ -117,7 +114,7 @@ export async function openControl(io: CliIo, socket: string | undefined, unavail
   const connect = io.connect ?? defaultConnect;
   let client: ControlClient;
   try {
-    client = await connect(await socketPath(socket));
+    client = await connect(resolveSocketPath(socket));
   } catch (err) {
     if (isUnavailable(err)) throw new FatalError(unavailableText);
     throw err;
@@ -134,15 +131,6 @@ export async function openControl(io: CliIo, socket: string | undefined, unavail
     throw new FatalError(unavailableText);
   }
   return client;
-}
-
-/** --socket, else $IPMP_SOCKET, else the default path. */
-async function socketPath(argvValue: string | undefined): Promise<string> {
-  try {
-    return (await clientModule()).resolveSocketPath(argvValue);
-  } catch {
-    return argvValue ?? process.env.IPMP_SOCKET ?? DEFAULT_SOCKET;
-  }
 }
 
 /** A refusal from the daemon, carrying its code. */

@@ -9,7 +9,7 @@
  */
 import type { ProbeEvent, Snapshot } from '../daemon/protocol.js';
 import {
-  call, defaultIo, errorCode, FatalError, onSigint, openControl, parseArgs, runCommand, UsageError,
+  call, DaemonError, defaultIo, errorCode, FatalError, onSigint, openControl, parseArgs, runCommand, UsageError,
 } from './common.js';
 import type { CliIo, ControlClient, Out } from './common.js';
 import {
@@ -123,7 +123,8 @@ async function snapshot(client: ControlClient): Promise<Snapshot> {
   try {
     return (await call(client, { op: 'snapshot' })) as Snapshot;
   } catch (err) {
-    throw new FatalError(`${PROG}: cannot get a snapshot: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof DaemonError) throw new FatalError(`${PROG}: cannot get a snapshot: ${err.message}`);
+    throw err;
   }
 }
 
@@ -142,6 +143,9 @@ async function runProbeMode(client: ControlClient, printer: Ofmt<unknown>, io: C
   if (!probingEnabled(snap)) throw new FatalError(`${PROG}: probe-based failure detection is disabled`);
   const sigint = io.interrupted ? undefined : onSigint();
   const interrupted = io.interrupted ?? sigint!.promise;
+  const closed = new Promise<Error>((resolve) => {
+    client.onClose?.((err) => resolve(err ?? new Error('ipmpd closed the connection')));
+  });
   try {
     await client.subscribe((ev: ProbeEvent) => {
       if (ev.state !== 'acked' && ev.state !== 'lost') return;
@@ -155,8 +159,9 @@ async function runProbeMode(client: ControlClient, printer: Ofmt<unknown>, io: C
     }
     throw new FatalError(`${PROG}: cannot subscribe to probe events: ${text}`);
   }
-  await interrupted;
+  const lost = await Promise.race([interrupted.then(() => undefined), closed]);
   sigint?.dispose();
+  if (lost) throw new FatalError(`${PROG}: ${lost.message}`);
   return 0;
 }
 
