@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BucketTable } from '../../../src/control/buckets.js';
+import { BUCKET_COUNT, NO_NIC } from '../../../src/control/glossary.js';
+
+function loads(t: BucketTable): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const o of t.owner) m.set(o, (m.get(o) ?? 0) + 1);
+  return m;
+}
+
+test('no active NIC: every bucket owned by none', () => {
+  const t = new BucketTable([0, 1], [2]);
+  assert.ok(t.owner.every((o) => o === NO_NIC));
+});
+
+test('first active NIC takes every bucket; later ones take back their homes', () => {
+  const t = new BucketTable([0, 1, 2], []);
+  assert.equal(t.activate(1).length, BUCKET_COUNT);
+  t.activate(0);
+  t.activate(2);
+  for (let b = 0; b < BUCKET_COUNT; b++) assert.equal(t.owner[b], t.homeOf(b));
+});
+
+test('deactivate moves only that NIC’s buckets, spread evenly', () => {
+  const t = new BucketTable([0, 1, 2], []);
+  [0, 1, 2].forEach((n) => t.activate(n));
+  const before = Uint8Array.from(t.owner);
+  const changed = t.deactivate(0);
+  for (let b = 0; b < BUCKET_COUNT; b++) {
+    if (before[b] !== 0) assert.equal(t.owner[b], before[b]);
+    else assert.ok(changed.includes(b) && t.owner[b] !== 0);
+  }
+  const min = Math.min(t.loadOf(1), t.loadOf(2));
+  for (const b of changed) assert.ok(t.loadOf(t.owner[b]) <= min + 1);
+});
+
+test('a deployed standby takes displaced buckets until even, and returns them on repair', () => {
+  const t = new BucketTable([0, 1], [2]);
+  [0, 1].forEach((n) => t.activate(n));
+  t.deactivate(0);
+  t.activate(2);
+  const l = loads(t);
+  const displacedOn1 = [...t.owner].filter((o, b) => o === 1 && t.homeOf(b) === 0).length;
+  assert.ok(l.get(2)! >= 1);
+  assert.ok(l.get(1)! - l.get(2)! <= 1 || displacedOn1 === 0);
+  t.activate(0);
+  assert.equal(t.loadOf(2), 0);
+  t.deactivate(2);
+  for (let b = 0; b < BUCKET_COUNT; b++) assert.equal(t.owner[b], t.homeOf(b));
+});
+
+test('setMembers: adding a NIC moves only buckets whose home becomes that NIC', () => {
+  const t = new BucketTable([0, 1], []);
+  [0, 1].forEach((n) => t.activate(n));
+  const before = Uint8Array.from(t.owner);
+  t.activate(2); // homeless: takes nothing from home holders
+  assert.deepEqual([...t.owner], [...before]);
+  const changed = t.setMembers([0, 1, 2], []);
+  for (let b = 0; b < BUCKET_COUNT; b++) {
+    if (changed.includes(b)) assert.equal(t.owner[b], 2);
+    else assert.equal(t.owner[b], before[b]);
+  }
+});
+
+test('setMembers: removing an active NIC deactivates it', () => {
+  const t = new BucketTable([0, 1], []);
+  [0, 1].forEach((n) => t.activate(n));
+  t.setMembers([1], []);
+  assert.ok(t.owner.every((o) => o === 1));
+});
+
+type Ev = { op: 'act' | 'deact'; nic: number } | { op: 'members'; mask: number; standbyMask: number };
+
+const evArb: fc.Arbitrary<Ev> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ op: fc.constantFrom('act' as const, 'deact' as const), nic: fc.integer({ min: 0, max: 5 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('members' as const), mask: fc.integer({ min: 0, max: 63 }), standbyMask: fc.integer({ min: 0, max: 63 }) }) },
+);
+
+function membersOf(mask: number, standbyMask: number): { ns: number[]; sb: number[] } {
+  const ns: number[] = [];
+  const sb: number[] = [];
+  for (let n = 0; n < 6; n++) {
+    if (!(mask & (1 << n))) continue;
+    (standbyMask & (1 << n) ? sb : ns).push(n);
+  }
+  return { ns, sb };
+}
+
+test('property: buckets always owned by an active NIC; home buckets of NICs that stay active never move; even after activation', () => {
+  fc.assert(fc.property(fc.array(evArb, { maxLength: 60 }), (events) => {
+    const t = new BucketTable([0, 1, 2, 3, 4, 5], []);
+    for (const ev of events) {
+      const before = Uint8Array.from(t.owner);
+      const homesBefore = Array.from({ length: BUCKET_COUNT }, (_, b) => t.homeOf(b));
+      const activeBefore = new Set(t.activeIds());
+      let changed: number[];
+      if (ev.op === 'act') {
+        if (!t.members().nonStandby.includes(ev.nic) && !t.members().standby.includes(ev.nic)) continue;
+        changed = t.activate(ev.nic);
+      } else if (ev.op === 'deact') changed = t.deactivate(ev.nic);
+      else if (ev.op === 'members') {
+        const { ns, sb } = membersOf(ev.mask, ev.standbyMask);
+        changed = t.setMembers(ns, sb);
+      } else continue;
+      const active = new Set(t.activeIds());
+      for (let b = 0; b < BUCKET_COUNT; b++) {
+        if (active.size > 0) assert.ok(active.has(t.owner[b]), `bucket ${b} owned by inactive ${t.owner[b]}`);
+        else assert.equal(t.owner[b], NO_NIC);
+        if (before[b] !== t.owner[b]) assert.ok(changed.includes(b));
+        const o = before[b];
+        const stayed = activeBefore.has(o) && active.has(o);
+        if (stayed && homesBefore[b] === o && t.homeOf(b) === o) assert.equal(t.owner[b], o, `home bucket ${b} moved`);
+      }
+      if (ev.op === 'act' && activeBefore.size > 0 && !activeBefore.has(ev.nic)) {
+        for (const n of active) {
+          const holdsDisplaced = [...t.owner].some((o, b) => o === n && !active.has(t.homeOf(b)));
+          if (n !== ev.nic && holdsDisplaced) assert.ok(t.loadOf(n) <= t.loadOf(ev.nic) + 1, 'uneven after activation');
+        }
+      }
+    }
+  }), { numRuns: 300 });
+});
+
+test('property: deactivation spreads the freed buckets least-loaded first', () => {
+  fc.assert(fc.property(fc.subarray([0, 1, 2, 3, 4], { minLength: 2 }), fc.nat(), (nics, pick) => {
+    const t = new BucketTable(nics, []);
+    nics.forEach((n) => t.activate(n));
+    const victim = nics[pick % nics.length];
+    t.deactivate(victim);
+    const rest = nics.filter((n) => n !== victim);
+    const ls = rest.map((n) => t.loadOf(n));
+    // Every NIC that received freed buckets ends no more than 1 above the least loaded.
+    for (const n of rest) {
+      const got = [...t.owner].some((o, b) => o === n && t.homeOf(b) === victim);
+      if (got) assert.ok(t.loadOf(n) <= Math.min(...ls) + 1);
+    }
+  }), { numRuns: 200 });
+});
