@@ -113,11 +113,11 @@ export class IcmpProbeEngine implements FdtMember {
     return this.targets.active.every((t) => t.rtt.crtt <= limitNs);
   }
 
-  /** The earliest time `tick` has work to do; Infinity when idle. */
+  /** The earliest time `tick` has work to do (a send, or the first ns a probe counts as lost); Infinity when idle. */
   nextDeadline(): number {
     if (!this.enabled || !this.linkUp) return Infinity;
     let at = this.schedule.sendAtNs;
-    for (const r of this.ring.outstanding()) at = Math.min(at, r.lostAtNs);
+    for (const r of this.ring.outstanding()) at = Math.min(at, r.lostAtNs + 1);
     return at;
   }
 

@@ -23,7 +23,7 @@ export class ProbeSchedule {
   start(nowNs: number, groupIntNs: number): void {
     this.baseNs = nowNs;
     this.fdBaseNs = nowNs;
-    this.sendAtNs = nowNs + this.rand() * groupIntNs;
+    this.sendAtNs = nowNs + Math.floor(this.rand() * groupIntNs);
   }
 
   stop(): void {
@@ -50,7 +50,7 @@ export class ProbeSchedule {
       this.fdBaseNs = Math.min(this.fdBaseNs, this.baseNs);
     }
     const factor = MIN_RANDOM_FACTOR + this.rand() * (MAX_RANDOM_FACTOR - MIN_RANDOM_FACTOR);
-    this.sendAtNs = this.baseNs + factor * userIntNs;
+    this.sendAtNs = this.baseNs + Math.floor(factor * userIntNs);
     return missed;
   }
 }
