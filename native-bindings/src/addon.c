@@ -18,6 +18,7 @@ static napi_value do_close(napi_env env, napi_callback_info info) {
   int32_t fd;
   CHECK(ipmp_args(env, info, 1, argv));
   CHECK(ipmp_arg_int32(env, argv[0], "close", "fd", &fd));
+  ipmp_watch_fd_closing(env, fd);
   /* Linux releases the descriptor even when close reports EINTR: never retry. */
   int r = close(fd);
   return ipmp_int32(env, r < 0 ? -errno : 0);

@@ -3,6 +3,10 @@
  * (main thread or worker), built on uv_poll_t. All state is per environment
  * and reachable from its N-API instance data; nothing is shared between
  * environments.
+ *
+ * A watcher record (id, fd, callback) and its uv_poll_t are allocated
+ * separately: the handle is closed as soon as the descriptor is closed or the
+ * watcher removed, while the record lives until unwatch.
  */
 #include "util.h"
 
@@ -14,7 +18,7 @@
 struct env_state;
 
 struct watcher {
-  uv_poll_t poll; /* first member: the handle pointer is the watcher pointer */
+  uv_poll_t *poll; /* NULL once the handle is closed */
   int32_t id;
   int fd;
   napi_ref cb;
@@ -31,8 +35,24 @@ struct env_state {
   struct watcher *head;
 };
 
-static void free_watcher(uv_handle_t *h) {
-  free(h);
+/*
+ * Close callback: libc's free() on the handle. Close callbacks of a worker's
+ * handles run after its environment is gone, when this shared object may
+ * already be unloaded, so the callback must not live in it.
+ */
+#define free_handle ((uv_close_cb)(void (*)(void))free)
+
+/*
+ * Stops and closes the handle while the descriptor is still open: libuv
+ * unregisters the descriptor number on close, which must not hit a later
+ * descriptor with the same number.
+ */
+static void close_handle(struct watcher *w) {
+  if (w->poll == NULL) return;
+  uv_poll_stop(w->poll);
+  w->poll->data = NULL;
+  uv_close((uv_handle_t *)w->poll, free_handle);
+  w->poll = NULL;
 }
 
 static void unlink_watcher(struct env_state *st, struct watcher *w) {
@@ -45,7 +65,8 @@ static void unlink_watcher(struct env_state *st, struct watcher *w) {
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
-  struct watcher *w = (struct watcher *)h;
+  struct watcher *w = h->data;
+  if (w == NULL) return;
   struct env_state *st = w->st;
   napi_env env = st->env;
   if (st->tearing_down || w->cb == NULL) return;
@@ -64,7 +85,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
     }
   }
-  /* cb may have called unwatch: w must not be touched past this point. */
+  /* cb may have called unwatch or close: w must not be touched past this point. */
   napi_close_handle_scope(env, scope);
 }
 
@@ -77,37 +98,49 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   NAPI_CALL(env, napi_typeof(env, argv[1], &t));
   if (t != napi_function) return ipmp_throw_type(env, "watch: cb must be a function");
-  if (fd < 0) return ipmp_throw_errno(env, "watch", EBADF);
+
+  char call[48];
+  snprintf(call, sizeof call, "watch(%d)", fd);
+  if (fd < 0) return ipmp_throw_errno(env, call, EBADF);
 
   struct env_state *st = NULL;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&st));
-  if (st == NULL || st->tearing_down) return ipmp_throw_errno(env, "watch", ESHUTDOWN);
+  if (st == NULL || st->tearing_down) return ipmp_throw_errno(env, call, ESHUTDOWN);
 
   struct watcher *w = calloc(1, sizeof *w);
-  if (w == NULL) return ipmp_throw_errno(env, "watch", ENOMEM);
+  uv_poll_t *h = malloc(sizeof *h);
+  if (w == NULL || h == NULL) {
+    free(w);
+    free(h);
+    return ipmp_throw_errno(env, call, ENOMEM);
+  }
   w->fd = fd;
   w->st = st;
-  char call[48];
-  snprintf(call, sizeof call, "watch(%d)", fd);
-  int rc = uv_poll_init(st->loop, &w->poll, fd);
+  /* One handle per descriptor and loop: a second watch of the same fd is EEXIST. */
+  int rc = uv_poll_init(st->loop, h, fd);
   if (rc < 0) {
+    free(h);
     free(w);
     return ipmp_throw_errno(env, call, -rc);
   }
+  h->data = w;
+  w->poll = h;
   napi_value name;
   if (napi_create_reference(env, argv[1], 1, &w->cb) != napi_ok ||
       napi_create_string_utf8(env, "ipmp:watch", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, NULL, name, &w->actx) != napi_ok) {
     if (w->cb) napi_delete_reference(env, w->cb);
-    uv_close((uv_handle_t *)&w->poll, free_watcher);
+    close_handle(w);
+    free(w);
     ipmp_throw_napi_failure(env, "watch");
     return NULL;
   }
-  rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
+  rc = uv_poll_start(h, UV_READABLE, on_poll);
   if (rc < 0) {
     napi_delete_reference(env, w->cb);
     napi_async_destroy(env, w->actx);
-    uv_close((uv_handle_t *)&w->poll, free_watcher);
+    close_handle(w);
+    free(w);
     return ipmp_throw_errno(env, call, -rc);
   }
   if (st->next_id == INT32_MAX) st->next_id = 0;
@@ -130,12 +163,23 @@ static napi_value unwatch(napi_env env, napi_callback_info info) {
   while (w != NULL && w->id != id) w = w->next;
   if (w == NULL) return ipmp_undefined(env);
   unlink_watcher(st, w);
-  uv_poll_stop(&w->poll);
+  close_handle(w);
   napi_delete_reference(env, w->cb);
-  w->cb = NULL;
   napi_async_destroy(env, w->actx);
-  uv_close((uv_handle_t *)&w->poll, free_watcher);
+  free(w);
   return ipmp_undefined(env);
+}
+
+/*
+ * Called before close(fd): the handles polling fd are closed; the watcher
+ * records stay (their ids remain valid for unwatch) but never fire again.
+ */
+void ipmp_watch_fd_closing(napi_env env, int fd) {
+  struct env_state *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || st == NULL) return;
+  for (struct watcher *w = st->head; w != NULL; w = w->next) {
+    if (w->fd == fd) close_handle(w);
+  }
 }
 
 /*
@@ -149,9 +193,8 @@ static void env_cleanup(void *arg) {
   st->head = NULL;
   while (w != NULL) {
     struct watcher *next = w->next;
-    uv_poll_stop(&w->poll);
-    w->cb = NULL;
-    uv_close((uv_handle_t *)&w->poll, free_watcher);
+    close_handle(w);
+    free(w);
     w = next;
   }
 }
