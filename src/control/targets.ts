@@ -76,11 +76,14 @@ export class TargetList {
     return this.list.find((t) => t.address === a);
   }
 
-  /** Canonical text of `addr` when it may be a target here: parses, specified, not ours, in the test subnet. */
+  /**
+   * Canonical text of `addr` when it may be a target here: parses, is specified, is neither
+   * our test address nor another own address, and lies in the test subnet.
+   */
   acceptable(addr: string): string | null {
     const a = canonicalAddr(this.family, addr);
     if (a === null || this.testAddr === null || isUnspecified(this.family, a)) return null;
-    if (this.isOwnAddress(a)) return null;
+    if (this.isOwnAddress(a) || a === canonicalAddr(this.family, this.testAddr.address)) return null;
     if (!inSubnet(this.family, a, this.testAddr.address, this.testAddr.prefixLen)) return null;
     return a;
   }
