@@ -190,7 +190,7 @@ export async function ipmpMain(argv: string[], ioIn?: Partial<CliIo>): Promise<n
       if (!benchMain) throw new FatalError('ipmp bench: not available');
       return benchMain(rest);
     }
-    if (!(verb in VERB_USAGE)) throw new UsageError(`unknown verb '${verb}'`);
+    if (!Object.hasOwn(VERB_USAGE, verb)) throw new UsageError(`unknown verb '${verb}'`);
     try {
       return await runLive(verb, rest, io, socket);
     } catch (err) {
