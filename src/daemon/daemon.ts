@@ -1,0 +1,145 @@
+/**
+ * The daemon: its groups, the netlink listener, the control socket, and the
+ * request handlers. Wiring only; the state machines live in src/control.
+ */
+import { loadNative, type NativeAddon } from '../io/native.js';
+import { Rtnetlink, RtnetlinkEvents } from '../io/rtnetlink.js';
+import { startControlServer, type ControlConnection, type ControlServer } from './control-server.js';
+import { GroupRuntime, type Logger } from './group-runtime.js';
+import { HostIsolation } from './host-isolation.js';
+import type { DaemonConfig } from './config-types.js';
+import type { ProbeEvent, Request, Snapshot } from './protocol.js';
+
+export class RequestError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface DaemonOptions {
+  config: DaemonConfig;
+  socketPath: string;
+  log: Logger;
+  stateDir?: string;
+}
+
+export class Daemon {
+  readonly native: NativeAddon;
+  readonly rtnl = new Rtnetlink();
+  readonly groups: GroupRuntime[] = [];
+  private events: RtnetlinkEvents | null = null;
+  private server: ControlServer | null = null;
+  private readonly subscribers = new Set<ControlConnection>();
+  private config: DaemonConfig;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.native = loadNative();
+    this.config = opts.config;
+  }
+
+  async start(): Promise<void> {
+    const log = this.opts.log;
+    this.rtnl.open();
+    for (const g of this.config.groups) {
+      if (await HostIsolation.recoverStale(g.ifname, this.opts.stateDir)) {
+        log('info', `recovered state left by a previous instance on ${g.ifname}`);
+      }
+    }
+    // Listen before the first dump so no link change between dump and listen is missed.
+    this.events = new RtnetlinkEvents({
+      onLink: (link, deleted) => this.each((g) => g.onLink(link, deleted)),
+      onRoute: (route) => this.each((g) => g.onRoute(route)),
+      onOverrun: () => this.resync(),
+      onError: (e) => log('debug', `netlink: ${e.message}`),
+    }).open();
+    for (const g of this.config.groups) {
+      const rt = new GroupRuntime(g, this.config, this.native, this.rtnl, log, this.opts.stateDir);
+      this.groups.push(rt);
+      await rt.start();
+    }
+    this.events.start();
+    this.events.drain();
+    this.server = await startControlServer({
+      path: this.opts.socketPath,
+      handler: (req) => this.handle(req),
+      onSubscribe: (conn) => { this.subscribers.add(conn); return () => this.subscribers.delete(conn); },
+      peerCred: (fd) => this.native.peerCred(fd),
+      log: { info: (m) => log('info', m), warn: (m) => log('err', m), debug: (m) => log('debug', m) },
+    });
+  }
+
+  private each(fn: (g: GroupRuntime) => void): void {
+    for (const g of this.groups) {
+      try {
+        fn(g);
+      } catch (e) {
+        this.opts.log('err', `${g.name}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** After lost netlink events: re-read links and routes. */
+  private resync(): void {
+    const links = this.rtnl.getLinks();
+    this.each((g) => {
+      for (const l of links) g.onLink(l, false);
+      g.refreshRoutes();
+    });
+  }
+
+  publishProbe(ev: ProbeEvent): void {
+    for (const c of this.subscribers) if (!c.sendProbe(ev)) this.subscribers.delete(c);
+  }
+
+  snapshot(): Snapshot {
+    const out: Snapshot = { generation: 0, groups: [], interfaces: [], addresses: [], targets: [] };
+    for (const g of this.groups) {
+      const s = g.snapshot();
+      out.generation += s.generation;
+      out.groups.push(...s.groups);
+      out.interfaces.push(...s.interfaces);
+      out.addresses.push(...s.addresses);
+      out.targets.push(...s.targets);
+    }
+    return out;
+  }
+
+  private groupOfNic(ifname: string): GroupRuntime {
+    const g = this.groups.find((x) => x.nics.byName(ifname));
+    if (!g) throw new RequestError('EUNKIF', 'not a physical interface or not in an IPMP group');
+    return g;
+  }
+
+  async handle(req: Request): Promise<unknown> {
+    switch (req.op) {
+      case 'ping':
+        return { pong: true };
+      case 'snapshot':
+        return this.snapshot();
+      case 'offline':
+      case 'undo-offline': {
+        const g = this.groupOfNic(req.ifname);
+        const r = g.adminOffline(req.ifname, req.op === 'offline');
+        if (!r.ok) throw new RequestError(r.code, r.error);
+        return { ok: true };
+      }
+      default:
+        throw new RequestError('EFAILED', `${req.op}: not supported by this daemon yet`);
+    }
+  }
+
+  /** Clean stop: everything this daemon created or changed is removed or restored. */
+  async stop(): Promise<void> {
+    for (const c of this.subscribers) c.close();
+    await this.server?.close();
+    this.events?.close();
+    for (const g of this.groups) {
+      try {
+        await g.stop();
+      } catch (e) {
+        this.opts.log('err', `${g.name}: stop: ${(e as Error).message}`);
+      }
+    }
+    this.rtnl.close();
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * One IPMP group at run time: its TUN interface, its NICs, the forwarding
+ * workers, and the control plane that turns events into table rewrites.
+ *
+ *   netlink / probes / admin → controller (state machine) → effects →
+ *   tables (generation + 1) → the data plane sees them at its next batch
+ *
+ * This file wires; decisions live in src/control, forwarding in src/dataplane.
+ */
+import type { NativeAddon } from '../io/native.js';
+import { Rtnetlink, type LinkInfo, type RouteInfo } from '../io/rtnetlink.js';
+import { GroupController, type Effects } from '../control/controller.js';
+import { EventKind, type GroupEvent } from '../control/group.js';
+import { TablesWriter, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
+import { Announcer } from './announcer.js';
+import { Forwarding } from './forwarding.js';
+import { HostIsolation } from './host-isolation.js';
+import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
+import type { DaemonConfig, GroupConfig, IpPrefix } from './config-types.js';
+import type { Snapshot } from './protocol.js';
+import { parseIpv4 } from '../wire/ipv4.js';
+import { parseIpv6 } from '../wire/ipv6.js';
+
+export type Logger = (level: 'err' | 'info' | 'debug', text: string) => void;
+
+const RT_TABLE_LOCAL = 255;
+const RTN_UNICAST = 1;
+const TUN_MIN_MTU = 1280;
+
+function ipBytes(family: 4 | 6, address: string): Uint8Array {
+  if (family === 6) return parseIpv6(address);
+  const v = parseIpv4(address);
+  return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+}
+
+export class GroupRuntime {
+  readonly tables = new TablesWriter();
+  readonly nics: NicSet;
+  readonly controller: GroupController;
+  readonly isolation: HostIsolation;
+  readonly announcer: Announcer;
+  forwarding: Forwarding | null = null;
+  tunFd = -1;
+  tunIfindex = 0;
+  private addresses: IpPrefix[];
+  private routeTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private cfg: GroupConfig,
+    private daemon: DaemonConfig,
+    private readonly native: NativeAddon,
+    private readonly rtnl: Rtnetlink,
+    private readonly log: Logger,
+    stateDir = '/run/ipmp',
+  ) {
+    this.nics = new NicSet(native);
+    this.isolation = new HostIsolation(cfg.ifname, stateDir);
+    this.addresses = [...cfg.addresses];
+    for (const ic of cfg.interfaces) this.nics.add(ic.name, ic.standby);
+    this.controller = new GroupController({
+      ifname: cfg.ifname, groupname: cfg.groupname, failback: daemon.failback,
+      nics: [], addresses: this.addresses.map((a) => a.address),
+    });
+    this.announcer = new Announcer({
+      nominee: () => {
+        const slot = this.controller.binding.nominee;
+        const nic = slot === null ? undefined : this.nics.bySlot(slot);
+        return nic && nic.fd >= 0 && nic.mac ? { fd: nic.fd, mac: nic.mac } : null;
+      },
+      send: (fd, frame) => this.native.send(fd, frame, 0, frame.length),
+    });
+  }
+
+  get name(): string {
+    return this.cfg.ifname;
+  }
+
+  /** Creates (or re-attaches) the TUN, adopts the NICs, starts forwarding. */
+  async start(): Promise<void> {
+    const tun = this.native.tunOpen(this.cfg.ifname, { vnetHdr: true, multiQueue: false, persist: true });
+    this.tunFd = tun.fd;
+    this.tunIfindex = tun.ifindex;
+    this.native.tunSetCarrier(this.tunFd, false);
+    const links = new Map(this.rtnl.getLinks().map((l) => [l.name, l]));
+    for (const nic of this.nics.list) {
+      const link = links.get(nic.name);
+      if (link) this.adoptLink(nic, link);
+      this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) });
+    }
+    await this.isolation.setDevices(this.nics.list.map((n) => n.name));
+    this.syncMtu();
+    this.rtnl.setLinkUp(this.tunIfindex, true);
+    this.syncAddresses();
+    this.refreshRoutes();
+    this.publishNics();
+    this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
+    await this.forwarding.start();
+  }
+
+  private nicConfig(nic: Nic) {
+    return {
+      id: nic.slot, name: nic.name, standby: nic.standby, mac: nic.present ? macString(nic.mac) : null,
+      probeEnabled: false, ifindex: nic.ifindex, linkUp: nic.present ? nic.linkUp : false,
+    };
+  }
+
+  private adoptLink(nic: Nic, link: LinkInfo): void {
+    if (!link.up) {
+      this.rtnl.setLinkUp(link.ifindex, true);
+      link = this.rtnl.getLink(link.ifindex) ?? link;
+    }
+    this.nics.adopt(nic, link);
+  }
+
+  /** Feeds one event to the state machine and applies what it decided. */
+  feed(ev: GroupEvent): Effects {
+    const fx = this.controller.handle(ev, Number(process.hrtime.bigint()));
+    this.apply(fx);
+    return fx;
+  }
+
+  apply(fx: Effects): void {
+    for (const l of fx.logs) this.log(l.level <= 3 ? 'err' : 'info', l.text);
+    if (!fx.changed) return;
+    this.publishNics();
+    if (fx.carrier !== undefined && this.tunFd >= 0) this.native.tunSetCarrier(this.tunFd, fx.carrier);
+    for (const m of fx.moves) {
+      if (m.to === null) { this.announcer.cancel(m.address); continue; }
+      const nic = this.nics.bySlot(m.to);
+      if (nic?.mac) this.announcer.announce(m.address, nic.mac);
+      this.log('debug', `${m.address} bound to ${nic?.name ?? '?'}${m.initial ? ' (initial)' : ''}`);
+    }
+  }
+
+  /** Writes NICs, buckets, bindings, nominee and carrier into the shared tables as one generation. */
+  publishNics(): void {
+    const c = this.controller;
+    this.tables.update((w) => {
+      for (const nic of this.nics.list) {
+        w.setNic({
+          slot: nic.slot, ifindex: nic.ifindex, fd: nic.fd, present: nic.present,
+          active: c.binding.isActive(nic.slot), mtu: nic.mtu, mac: nic.mac ?? new Uint8Array(6),
+        });
+      }
+      w.setBuckets(c.buckets.owner);
+      w.setNominee(c.binding.nominee);
+      w.setCarrier(c.binding.carrier);
+      w.setAddresses(this.addresses.map((a): AddrEntry => {
+        const bound = c.binding.bindingOf(a.address);
+        return { family: a.family, ip: ipBytes(a.family, a.address), plen: a.prefixlen, bound: bound ?? NO_NIC };
+      }));
+    });
+  }
+
+  /** ipmp0's MTU: the smallest of the present NICs' (reference §9.1), floored for IPv6. */
+  private syncMtu(): void {
+    const mtus = this.nics.list.filter((n) => n.present).map((n) => n.mtu);
+    if (mtus.length === 0) return;
+    this.rtnl.setMtu(this.tunIfindex, Math.max(TUN_MIN_MTU, Math.min(...mtus)));
+  }
+
+  /** Makes ipmp0's addresses exactly the configured data addresses. */
+  private syncAddresses(): void {
+    const have = this.rtnl.getAddrs().filter((a) => a.ifindex === this.tunIfindex && !(a.family === 6 && a.address.startsWith('fe80:')));
+    const key = (f: number, a: string, p: number) => `${f}/${a}/${p}`;
+    const want = new Set(this.addresses.map((a) => key(a.family, a.address, a.prefixlen)));
+    for (const a of have) {
+      if (!want.has(key(a.family, a.address, a.prefixlen))) {
+        this.rtnl.delAddr(this.tunIfindex, a.family, a.address, a.prefixlen, { ignoreMissing: true });
+      }
+    }
+    const haveKeys = new Set(have.map((a) => key(a.family, a.address, a.prefixlen)));
+    for (const a of this.addresses) {
+      if (!haveKeys.has(key(a.family, a.address, a.prefixlen))) {
+        this.rtnl.addAddr(this.tunIfindex, a.family, a.address, a.prefixlen, { replace: true, nodad: a.family === 6 });
+      }
+    }
+  }
+
+  /** Re-reads the kernel's routes through ipmp0 (on-link and via gateways) into the tables. */
+  refreshRoutes(): void {
+    const routes: RouteEntry[] = [];
+    for (const fam of [4, 6] as const) {
+      for (const r of this.rtnl.getRoutes(fam)) {
+        if (!this.isOurRoute(r)) continue;
+        routes.push({
+          family: fam, dst: ipBytes(fam, r.dst), plen: r.dstLen, metric: r.priority,
+          gateway: r.gateway ? ipBytes(fam, r.gateway) : null,
+        });
+      }
+    }
+    this.tables.update((w) => w.setRoutes(routes));
+  }
+
+  private isOurRoute(r: RouteInfo): boolean {
+    return r.oif === this.tunIfindex && r.table !== RT_TABLE_LOCAL && r.type === RTN_UNICAST;
+  }
+
+  // ---- netlink events ----
+
+  onLink(link: LinkInfo, deleted: boolean): void {
+    if (link.ifindex === this.tunIfindex) return;
+    const nic = this.nics.byName(link.name) ?? (deleted ? this.nics.byIfindex(link.ifindex) : undefined);
+    if (!nic) return;
+    if (deleted) {
+      if (!nic.present || nic.ifindex !== link.ifindex) return;
+      const fd = this.nics.markAbsent(nic);
+      this.feed({ kind: EventKind.NIC_VANISHED, nic: nic.slot });
+      this.publishNics();
+      this.closeWhenUnused(fd);
+      return;
+    }
+    if (!nic.present || nic.ifindex !== link.ifindex) {
+      this.adoptLink(nic, link);
+      void this.isolation.setDevices(this.nics.list.map((n) => n.name)).catch((e: Error) => this.log('err', e.message));
+      this.syncMtu();
+      this.feed({ kind: EventKind.NIC_APPEARED, nic: nic.slot, mac: macString(nic.mac), ifindex: nic.ifindex, linkUp: nic.linkUp });
+      return;
+    }
+    const up = linkIsUp(link);
+    if (link.mac && macString(link.mac) !== macString(nic.mac)) {
+      nic.mac = link.mac.slice(0, 6);
+      this.feed({ kind: EventKind.MAC_CHANGED, nic: nic.slot, mac: macString(nic.mac) });
+    }
+    if (link.mtu && link.mtu !== nic.mtu) { nic.mtu = link.mtu; this.syncMtu(); this.publishNics(); }
+    if (up === nic.linkUp) return;
+    nic.linkUp = up;
+    this.feed(up ? { kind: EventKind.LINK_UP, nic: nic.slot, linkUpRepairAllowed: true } : { kind: EventKind.LINK_DOWN, nic: nic.slot });
+  }
+
+  onRoute(route: RouteInfo): void {
+    if (route.oif !== this.tunIfindex) return;
+    if (this.routeTimer) return;
+    this.routeTimer = setTimeout(() => { this.routeTimer = null; if (!this.stopped) this.refreshRoutes(); }, 5);
+  }
+
+  /** Closes a vanished NIC's socket once both workers have moved past the generation that used it. */
+  private closeWhenUnused(fd: number): void {
+    if (fd < 0) return;
+    const gen = this.tables.view.generation();
+    const h = this.tables.view.header;
+    const poll = (tries: number) => {
+      if (tries <= 0 || (Atomics.load(h, 8) >= gen && Atomics.load(h, 9) >= gen)) { this.native.close(fd); return; }
+      setTimeout(() => poll(tries - 1), 20).unref();
+    };
+    poll(100);
+  }
+
+  snapshot(): Snapshot {
+    const s = this.controller.snapshot();
+    const targets = this.nics.list.map((n) => ({
+      interface: n.name, family: 4 as const, mode: 'disabled' as const, testaddr: '', targets: [],
+    }));
+    return { ...s, targets };
+  }
+
+  /** if_mpadm -d / -r. */
+  adminOffline(name: string, offline: boolean): { ok: true } | { ok: false; code: string; error: string } {
+    const nic = this.nics.byName(name);
+    if (!nic) return { ok: false, code: 'EUNKIF', error: 'not a physical interface or not in an IPMP group' };
+    const now = Number(process.hrtime.bigint());
+    const fx = offline ? this.controller.offline(nic.slot, now) : this.controller.undoOffline(nic.slot, now);
+    this.apply(fx);
+    return fx.result ?? { ok: true };
+  }
+
+  /** Clean stop: workers, sockets, the TUN (no longer persistent), host isolation. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.routeTimer) clearTimeout(this.routeTimer);
+    this.announcer.stop();
+    await this.forwarding?.stop();
+    this.nics.closeAll();
+    if (this.tunFd >= 0) {
+      try { this.native.tunSetPersist(this.tunFd, false); } catch (e) { this.log('err', (e as Error).message); }
+      this.native.close(this.tunFd);
+      this.tunFd = -1;
+    }
+    await this.isolation.restore();
+  }
+
+  /** Stop for an upgrade or crash test: leaves the TUN persistent with its addresses. */
+  async detach(): Promise<void> {
+    this.stopped = true;
+    this.announcer.stop();
+    await this.forwarding?.stop();
+    this.nics.closeAll();
+    if (this.tunFd >= 0) this.native.close(this.tunFd);
+    this.tunFd = -1;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * RX: NICs → ipmp0. One batch: receive frames from every NIC's packet socket,
+ * answer ARP for data addresses, learn neighbours, strip the Ethernet header
+ * of IP frames for data addresses and write the batch into the TUN.
+ *
+ *   NIC → packet batch recv → ARP responder, or strip L2 → tun batch write → ipmp0
+ *
+ * Inbound rules (reference §9.4): unicast frames are accepted on the NIC whose
+ * MAC they carry; broadcast and multicast only on the nominated NIC, so nothing
+ * is delivered twice; frames we sent ourselves (looped back by the switch) and
+ * frames for other hosts are dropped.
+ */
+import { BATCH, ETH_OFF, IP_OFF, POLL_MS, SLOT_SIZE, VNET_LEN, VNET_OFF } from './layout.js';
+import { TableReader } from './table-reader.js';
+import { Counters, D, X_ARP_REPLIES, X_BATCHES, X_TUN_BYTES, X_TUN_PKTS } from '../tables/counters.js';
+import { NeighbourTable, coarseNowMs } from '../tables/neighbours.js';
+import { H_ACK_RX, MAX_NICS, NO_NIC, TablesView } from '../tables/shared-tables.js';
+import type { PacketPort, TunPort } from '../io/ports.js';
+import { ARP_OP_REPLY, ARP_OP_REQUEST, ARP_SHA, ARP_SPA, arpOp, arpSpa, arpTpa, validateArp, writeArpReplyInPlace } from '../wire/arp.js';
+import { validateIpv4 } from '../wire/ipv4.js';
+import { shiftVnetOffsets } from '../wire/vnet.js';
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_ARP = 0x0806;
+
+export class RxPath {
+  readonly tables: TableReader;
+  readonly counters: Counters;
+  private readonly neigh: NeighbourTable;
+  private readonly tun: TunPort;
+  private readonly port: PacketPort;
+  readonly buf = new Uint8Array(BATCH * SLOT_SIZE);
+  private readonly lens = new Int32Array(BATCH);
+  private readonly srcIdx = new Int32Array(BATCH);
+  private readonly fds = new Int32Array(MAX_NICS);
+  private readonly fdSlot = new Uint8Array(MAX_NICS);
+  private nfds = 0;
+  private fdGeneration = -1;
+  private readonly wVnet = new Int32Array(BATCH);
+  private readonly wOffs = new Int32Array(BATCH);
+  private readonly wLens = new Int32Array(BATCH);
+  private readonly reply = new Uint8Array(VNET_LEN + 42);
+
+  constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort) {
+    this.tables = new TableReader(view, H_ACK_RX);
+    this.neigh = neigh;
+    this.counters = counters;
+    this.tun = tun;
+    this.port = port;
+  }
+
+  private refresh(): void {
+    this.tables.refresh();
+    const t = this.tables;
+    if (t.generation === this.fdGeneration) return;
+    this.fdGeneration = t.generation;
+    let n = 0;
+    for (let s = 0; s < t.nicCount; s++) {
+      if (!t.nicPresent[s] || t.nicFd[s] < 0) continue;
+      this.fds[n] = t.nicFd[s];
+      this.fdSlot[n] = s;
+      n++;
+    }
+    this.nfds = n;
+  }
+
+  /** One iteration: returns the number of frames received. */
+  runOnce(timeoutMs = POLL_MS): number {
+    this.refresh();
+    if (this.nfds === 0) {
+      // Nothing to listen on: wait like a poll timeout would, without spinning.
+      const h = this.tables.view.header;
+      Atomics.wait(h, 0, Atomics.load(h, 0), timeoutMs);
+      return 0;
+    }
+    const n = this.port.recvBatch(this.fds, this.nfds, this.buf, SLOT_SIZE, VNET_OFF, BATCH, this.lens, this.srcIdx, timeoutMs);
+    if (n <= 0) return 0;
+    this.refresh();
+    this.counters.extra(X_BATCHES);
+    const now = coarseNowMs();
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const nic = this.fdSlot[this.srcIdx[i]];
+      const ipLen = this.classify(i, nic, now);
+      if (ipLen > 0) {
+        const base = i * SLOT_SIZE;
+        this.wVnet[w] = base + VNET_OFF;
+        this.wOffs[w] = base + IP_OFF;
+        this.wLens[w] = ipLen;
+        w++;
+        this.counters.nic(nic, 1, ipLen);
+      }
+    }
+    if (w > 0) {
+      const r = this.tun.writeBatch(this.buf, this.wVnet, this.wOffs, this.wLens, w);
+      if (r < 0) this.counters.drop(D.send_error, w);
+      else if (r < w) this.counters.drop(D.send_error, w - r);
+      else { this.counters.extra(X_TUN_PKTS, w); }
+    }
+    return n;
+  }
+
+  /** Returns the IP length to deliver for frame i, or 0 when it was consumed or dropped. */
+  private classify(i: number, nic: number, now: number): number {
+    const b = this.buf;
+    const t = this.tables;
+    const base = i * SLOT_SIZE;
+    const eth = base + ETH_OFF;
+    const flen = this.lens[i] - VNET_LEN;
+    if (flen < 14) { this.counters.drop(D.malformed); return 0; }
+    if (this.isOwnMac(b, eth + 6)) { this.counters.drop(D.own_frame); return 0; }
+    const group = (b[eth] & 1) !== 0;
+    if (group) {
+      if (t.nominee !== NO_NIC && nic !== t.nominee) { this.counters.drop(D.not_nominee); return 0; }
+    } else if (!this.macIs(b, eth, nic)) {
+      this.counters.drop(D.not_ours);
+      return 0;
+    }
+    const type = (b[eth + 12] << 8) | b[eth + 13];
+    if (type === ETHERTYPE_ARP) { this.onArp(eth + 14, flen - 14, nic, now); return 0; }
+    if (type !== ETHERTYPE_IPV4) { this.counters.drop(D.unsupported); return 0; }
+    const ip = eth + 14;
+    const ipLen = flen - 14;
+    if (validateIpv4(b, ip, ipLen) < 0) { this.counters.drop(D.malformed); return 0; }
+    const dst = ((b[ip + 16] << 24) | (b[ip + 17] << 16) | (b[ip + 18] << 8) | b[ip + 19]) >>> 0;
+    if (group) {
+      if ((dst >>> 28) !== 14 && dst !== 0xffffffff && !t.isSubnetBroadcast4(dst)) { this.counters.drop(D.not_ours); return 0; }
+    } else if (t.findAddr4(dst) < 0) {
+      this.counters.drop(D.not_ours);
+      return 0;
+    }
+    if (!shiftVnetOffsets(b, base + VNET_OFF, -(IP_OFF - ETH_OFF))) { this.counters.drop(D.malformed); return 0; }
+    this.counters.extra(X_TUN_BYTES, ipLen);
+    return ipLen;
+  }
+
+  private macIs(b: Uint8Array, off: number, nic: number): boolean {
+    const m = this.tables.nicMac;
+    for (let j = 0; j < 6; j++) if (b[off + j] !== m[nic * 6 + j]) return false;
+    return true;
+  }
+
+  private isOwnMac(b: Uint8Array, off: number): boolean {
+    for (let s = 0; s < this.tables.nicCount; s++) if (this.tables.nicPresent[s] && this.macIs(b, off, s)) return true;
+    return false;
+  }
+
+  /** ARP: learn the sender when it talks to us, answer requests for data addresses with the bound NIC's MAC. */
+  private onArp(arp: number, len: number, nic: number, now: number): void {
+    const b = this.buf;
+    const t = this.tables;
+    if (validateArp(b, arp, len) < 0) { this.counters.drop(D.malformed); return; }
+    const op = arpOp(b, arp);
+    const spa = arpSpa(b, arp);
+    const tpa = arpTpa(b, arp);
+    const target = t.findAddr4(tpa);
+    const senderIsOurs = t.findAddr4(spa) >= 0;
+    if (!senderIsOurs && spa !== 0 && (target >= 0 || op === ARP_OP_REPLY)) {
+      // spa as 4 key bytes sits in the packet itself: no copy needed.
+      this.neigh.update(4, b, arp + ARP_SPA, b, arp + ARP_SHA, now);
+    }
+    if (op !== ARP_OP_REQUEST || target < 0) return;
+    const bound = t.addr4Bound[target];
+    if (bound === NO_NIC) return;
+    const r = this.reply;
+    r.fill(0, 0, VNET_LEN);
+    writeArpReplyInPlace(r, VNET_LEN, t.nicMac, bound * 6, tpa, b, arp + ARP_SHA, spa);
+    // The Ethernet source of a reply is the NIC it leaves from; the ARP body carries the bound MAC.
+    for (let j = 0; j < 6; j++) r[VNET_LEN + 6 + j] = t.nicMac[nic * 6 + j];
+    if (this.port.send(t.nicFd[nic], r, 0, r.length) < 0) this.counters.drop(D.send_error);
+    else this.counters.extra(X_ARP_REPLIES);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The forwarding workers' private copy of the shared tables. `refresh()` runs
+ * once per batch: when the generation moved it copies buckets, NICs, data
+ * addresses and routes into preallocated local arrays under the sequence lock,
+ * and records the generation it now uses (so the writer knows when a removed
+ * NIC's socket is no longer in use). No allocation after construction.
+ */
+import {
+  A_BOUND, A_FAMILY, A_IP, A_PLEN, ADDR_SIZE, F_CARRIER, H_ADDRS, H_FLAGS, H_GEN, H_NICS, H_NOMINEE,
+  H_ROUTES, H_SEQ, MAX_ADDRS, MAX_NICS, MAX_ROUTES, NBUCKETS, NF_ACTIVE, NF_PRESENT, NIC_FD, NIC_FLAGS,
+  NIC_IFINDEX, NIC_MAC, NIC_MTU, NIC_SIZE, NO_NIC, OFF_ADDRS, OFF_BUCKETS, OFF_NICS, OFF_ROUTES, R_DST,
+  R_FAMILY, R_GW, R_HASGW, R_PLEN, ROUTE_SIZE, TablesView,
+} from '../tables/shared-tables.js';
+
+export class TableReader {
+  readonly view: TablesView;
+  private readonly ackIndex: number;
+  generation = -1;
+  carrier = false;
+  nominee = NO_NIC;
+
+  readonly buckets = new Uint8Array(NBUCKETS);
+  nicCount = 0;
+  readonly nicFd = new Int32Array(MAX_NICS);
+  readonly nicIfindex = new Int32Array(MAX_NICS);
+  readonly nicActive = new Uint8Array(MAX_NICS);
+  readonly nicPresent = new Uint8Array(MAX_NICS);
+  readonly nicMtu = new Int32Array(MAX_NICS);
+  readonly nicMac = new Uint8Array(MAX_NICS * 6);
+
+  /** IPv4 data addresses: address, prefix mask, bound NIC slot. */
+  addr4Count = 0;
+  readonly addr4 = new Uint32Array(MAX_ADDRS);
+  readonly addr4Mask = new Uint32Array(MAX_ADDRS);
+  readonly addr4Bound = new Uint8Array(MAX_ADDRS);
+  /** IPv6 data addresses: 4 words each. */
+  addr6Count = 0;
+  readonly addr6 = new Uint32Array(MAX_ADDRS * 4);
+  readonly addr6Plen = new Uint8Array(MAX_ADDRS);
+  readonly addr6Bound = new Uint8Array(MAX_ADDRS);
+
+  /** IPv4 routes, longest prefix first: dst, mask, gateway (0 = on-link). */
+  route4Count = 0;
+  readonly route4Dst = new Uint32Array(MAX_ROUTES);
+  readonly route4Mask = new Uint32Array(MAX_ROUTES);
+  readonly route4Gw = new Uint32Array(MAX_ROUTES);
+  /** IPv6 routes: dst and gateway 4 words each; hasGw flag; prefix length. */
+  route6Count = 0;
+  readonly route6Dst = new Uint32Array(MAX_ROUTES * 4);
+  readonly route6Plen = new Uint8Array(MAX_ROUTES);
+  readonly route6Gw = new Uint32Array(MAX_ROUTES * 4);
+  readonly route6HasGw = new Uint8Array(MAX_ROUTES);
+
+  constructor(view: TablesView, ackIndex: number) {
+    this.view = view;
+    this.ackIndex = ackIndex;
+  }
+
+  /** Returns true when a new generation was loaded. */
+  refresh(): boolean {
+    const h = this.view.header;
+    const gen = Atomics.load(h, H_GEN);
+    if (gen === this.generation) return false;
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const s1 = Atomics.load(h, H_SEQ);
+      if (s1 & 1) continue;
+      this.copy();
+      if (Atomics.load(h, H_SEQ) === s1) {
+        this.generation = Atomics.load(h, H_GEN);
+        Atomics.store(h, this.ackIndex, this.generation);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private copy(): void {
+    const v = this.view;
+    const h = v.header;
+    const b = v.bytes;
+    const dv = v.dv;
+    this.carrier = (Atomics.load(h, H_FLAGS) & F_CARRIER) !== 0;
+    this.nominee = Atomics.load(h, H_NOMINEE);
+    this.buckets.set(b.subarray(OFF_BUCKETS, OFF_BUCKETS + NBUCKETS));
+    const nics = Math.min(Atomics.load(h, H_NICS), MAX_NICS);
+    this.nicCount = nics;
+    for (let s = 0; s < nics; s++) {
+      const base = OFF_NICS + s * NIC_SIZE;
+      const flags = dv.getInt32(base + NIC_FLAGS, true);
+      this.nicIfindex[s] = dv.getInt32(base + NIC_IFINDEX, true);
+      this.nicFd[s] = dv.getInt32(base + NIC_FD, true);
+      this.nicPresent[s] = flags & NF_PRESENT ? 1 : 0;
+      this.nicActive[s] = flags & NF_ACTIVE ? 1 : 0;
+      this.nicMtu[s] = dv.getInt32(base + NIC_MTU, true);
+      for (let i = 0; i < 6; i++) this.nicMac[s * 6 + i] = b[base + NIC_MAC + i];
+    }
+    this.copyAddresses(Math.min(Atomics.load(h, H_ADDRS), MAX_ADDRS));
+    this.copyRoutes(Math.min(Atomics.load(h, H_ROUTES), MAX_ROUTES));
+  }
+
+  private copyAddresses(n: number): void {
+    const b = this.view.bytes;
+    const dv = this.view.dv;
+    let n4 = 0;
+    let n6 = 0;
+    for (let i = 0; i < n; i++) {
+      const base = OFF_ADDRS + i * ADDR_SIZE;
+      const plen = b[base + A_PLEN];
+      if (b[base + A_FAMILY] === 4) {
+        this.addr4[n4] = dv.getUint32(base + A_IP, false);
+        this.addr4Mask[n4] = plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
+        this.addr4Bound[n4] = b[base + A_BOUND];
+        n4++;
+      } else if (b[base + A_FAMILY] === 6) {
+        for (let w = 0; w < 4; w++) this.addr6[n6 * 4 + w] = dv.getUint32(base + A_IP + w * 4, false);
+        this.addr6Plen[n6] = plen;
+        this.addr6Bound[n6] = b[base + A_BOUND];
+        n6++;
+      }
+    }
+    this.addr4Count = n4;
+    this.addr6Count = n6;
+  }
+
+  private copyRoutes(n: number): void {
+    const b = this.view.bytes;
+    const dv = this.view.dv;
+    let n4 = 0;
+    let n6 = 0;
+    for (let i = 0; i < n; i++) {
+      const base = OFF_ROUTES + i * ROUTE_SIZE;
+      const plen = b[base + R_PLEN];
+      const hasGw = b[base + R_HASGW];
+      if (b[base + R_FAMILY] === 4) {
+        this.route4Dst[n4] = dv.getUint32(base + R_DST, false);
+        this.route4Mask[n4] = plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
+        this.route4Gw[n4] = hasGw ? dv.getUint32(base + R_GW, false) : 0;
+        n4++;
+      } else if (b[base + R_FAMILY] === 6) {
+        for (let w = 0; w < 4; w++) {
+          this.route6Dst[n6 * 4 + w] = dv.getUint32(base + R_DST + w * 4, false);
+          this.route6Gw[n6 * 4 + w] = hasGw ? dv.getUint32(base + R_GW + w * 4, false) : 0;
+        }
+        this.route6Plen[n6] = plen;
+        this.route6HasGw[n6] = hasGw;
+        n6++;
+      }
+    }
+    this.route4Count = n4;
+    this.route6Count = n6;
+  }
+
+  /** Index of the IPv4 data address equal to ip, or -1. */
+  findAddr4(ip: number): number {
+    for (let i = 0; i < this.addr4Count; i++) if (this.addr4[i] === ip) return i;
+    return -1;
+  }
+
+  /** True when ip is the directed broadcast of one of the data addresses' subnets. */
+  isSubnetBroadcast4(ip: number): boolean {
+    for (let i = 0; i < this.addr4Count; i++) {
+      const m = this.addr4Mask[i];
+      if (m !== 0xffffffff && m !== 0xfffffffe && ((this.addr4[i] | ~m) >>> 0) === ip) return true;
+    }
+    return false;
+  }
+
+  /**
+   * IPv4 next hop for dst: the gateway of the longest matching route, dst itself
+   * for an on-link route, or -1 when no route matches.
+   */
+  nextHop4(dst: number): number {
+    for (let i = 0; i < this.route4Count; i++) {
+      if (((dst & this.route4Mask[i]) >>> 0) === this.route4Dst[i]) {
+        const gw = this.route4Gw[i];
+        return gw === 0 ? dst : gw;
+      }
+    }
+    return -1;
+  }
+}
