@@ -231,6 +231,7 @@ class Connection implements ControlConnection {
   private finish(reply: Reply): void {
     this.send(reply);
     this.queue.length = 0;
+    this.socket.resume();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1000).unref();
     this.teardown();
@@ -355,9 +356,13 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   if (state === 'stale') unlinkSync(opts.path);
 
   const conns = new Set<Connection>();
+  const sockets = new Set<Socket>();
   const server = createServer({ allowHalfOpen: false }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     if (conns.size >= o.maxConnections) {
       socket.on('error', () => {});
+      socket.resume();
       socket.end(`${JSON.stringify({ id: 0, ok: false, code: 'EFAILED', error: 'too many connections' })}\n`);
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
@@ -382,8 +387,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     server,
     connectionCount: () => conns.size,
     close: () => new Promise<void>((resolve) => {
-      for (const c of conns) c.close();
       server.close(() => resolve());
+      for (const s of sockets) s.destroy();
       try { if (lstatSync(opts.path).isSocket()) unlinkSync(opts.path); } catch { /* already gone */ }
     }),
   };
