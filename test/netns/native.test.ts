@@ -189,6 +189,10 @@ test('netlink: hand-built RTM_GETLINK dump, group events through watch, unwatch'
   assert.ok(o.callsAtEvent >= 1);
   assert.equal(o.readableAfterUnwatch, 1);
   assert.equal(o.callsAfterUnwatch, o.callsAtEvent, 'no callback after unwatch');
+  assert.equal(o.fdReused, true, 'the descriptor number was reused');
+  assert.equal(o.reuse.oldCalls, 0, 'a closed fd\'s watcher never fires');
+  assert.ok(o.reuse.newCallsFirst >= 1);
+  assert.ok(o.reuse.newCallsAfterStaleUnwatch > o.reuse.newCallsFirst, 'stale unwatch leaves the new watcher alone');
 });
 
 test('addon loads in a worker thread; watch works there and survives terminate()', { skip }, () => {
@@ -200,6 +204,28 @@ test('addon loads in a worker thread; watch works there and survives terminate()
   assert.ok(o.messages.some((m: any) => m.event === 'wkr0'), `messages: ${JSON.stringify(o.messages)}`);
   assert.equal(o.exitCode, 1, 'terminated worker');
   assert.ok(o.mainAfterWorker > o.mainDumpLinks, 'main thread still uses the addon after the worker is gone');
+  assert.deepEqual(o.selfExits, [7, 7, 7], 'workers exiting with active watchers tear down cleanly');
+});
+
+test('workers with active watchers exit cleanly when only they loaded the addon', { skip }, () => {
+  // The addon is unloaded with the last environment using it; handle close
+  // callbacks run after that and must not point into it.
+  const addon = fileURLToPath(new URL('../../../native-bindings/build/Release/ipmp_native.node', import.meta.url));
+  const code = `
+    const { Worker } = require('node:worker_threads');
+    const body = 'const n = require(' + JSON.stringify(${JSON.stringify(addon)}) + ');' +
+      'const fd = n.netlinkOpen(0, 0); n.watch(fd, () => {}); setImmediate(() => process.exit(3));';
+    (async () => {
+      const codes = [];
+      for (let i = 0; i < 5; i++) {
+        codes.push(await new Promise((res) => new Worker(body, { eval: true }).on('exit', res)));
+      }
+      console.log(JSON.stringify(codes));
+    })();`;
+  const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, '-e', code], { encoding: 'utf8', timeout: 15000 });
+  assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '[3,3,3,3,3]');
 });
 
 test('errors: one-line messages naming the call; programming errors are TypeError/RangeError', { skip }, () => {

@@ -439,6 +439,30 @@ async function netlink(): Promise<Obs> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   obs.callsAfterUnwatch = calls;
   n.close(ev);
+
+  // close() of a watched fd stops its watcher; a later socket that reuses the
+  // descriptor number is watched independently, and unwatch of the stale id
+  // does not disturb it.
+  const old = n.netlinkOpen(0, 0);
+  let oldCalls = 0;
+  const oldId = n.watch(old, () => oldCalls++);
+  n.close(old);
+  const reused = n.netlinkOpen(0, 0);
+  obs.fdReused = reused === old;
+  const rbuf = new Uint8Array(65536);
+  let newCalls = 0;
+  const drain = () => { while (n.recv(reused, rbuf, 0, rbuf.length) > 0); };
+  const newId = n.watch(reused, () => { newCalls++; drain(); });
+  const req = getlinkRequest(7);
+  n.send(reused, req, 0, req.length);
+  await waitFor(() => newCalls >= 1, 3000);
+  n.unwatch(oldId);
+  const before = newCalls;
+  n.send(reused, req, 0, req.length);
+  await waitFor(() => newCalls > before, 3000);
+  obs.reuse = { oldCalls, newCallsFirst: before, newCallsAfterStaleUnwatch: newCalls };
+  n.unwatch(newId);
+  n.close(reused);
   return obs;
 }
 
@@ -463,6 +487,13 @@ async function worker(): Promise<Obs> {
   await waitFor(() => exitCode !== null, 3000);
   obs.exitCode = exitCode;
   obs.mainAfterWorker = linkDump().links.length;
+  // Workers that exit on their own with watchers still active, several in a row.
+  const exits: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const w2 = new Worker(fileURLToPath(import.meta.url), { workerData: { role: 'exiter' } });
+    exits.push(await new Promise<number>((resolve) => w2.on('exit', resolve)));
+  }
+  obs.selfExits = exits;
   await shAsync('ip', ['link', 'del', 'wkr0']);
   return obs;
 }
@@ -555,4 +586,8 @@ if (isMainThread) {
   );
 } else if ((workerData as { role?: string })?.role === 'watcher') {
   workerMain();
+} else if ((workerData as { role?: string })?.role === 'exiter') {
+  const fd = n.netlinkOpen(0, 0);
+  n.watch(fd, () => {});
+  setImmediate(() => process.exit(7));
 }
