@@ -151,8 +151,8 @@ export interface ControlServer {
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 64;
-/** A subscriber this far behind (bytes queued) is dropped. */
-const MAX_SUBSCRIBER_BACKLOG = 4 * 1024 * 1024;
+/** A client this far behind in reading (bytes queued to it) is dropped. */
+const MAX_BACKLOG = 4 * 1024 * 1024;
 const MAX_QUEUED_LINES = 16;
 const ERROR_CODES = new Set<string>(['EFAILED', 'EMINRED', 'EFBDISABLED', 'EUNKADDR', 'EINVAL', 'ENOMEM', 'EUNKGROUP',
   'EUNKIF', 'EHWADDRDUP', 'EPERM', 'EBADREQ', 'ETOOBIG', 'ETIMEDOUT', 'EALREADY', 'ENOTOFFLINE']);
@@ -208,13 +208,7 @@ class Connection implements ControlConnection {
   }
 
   sendProbe(ev: ProbeEvent): boolean {
-    if (!this.send({ event: 'probe', ...ev })) return false;
-    if (this.socket.writableLength > MAX_SUBSCRIBER_BACKLOG) {
-      this.log('warn', `control: dropping a probe subscriber (pid ${this.peer.pid}) that does not read`);
-      this.socket.destroy();
-      return false;
-    }
-    return true;
+    return this.send({ event: 'probe', ...ev });
   }
 
   close(): void {
@@ -224,6 +218,11 @@ class Connection implements ControlConnection {
   private send(obj: unknown): boolean {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
     this.socket.write(`${JSON.stringify(obj)}\n`);
+    if (this.socket.writableLength > MAX_BACKLOG) {
+      this.log('warn', `control: dropping a client (pid ${this.peer.pid}) that does not read its replies`);
+      this.socket.destroy();
+      return false;
+    }
     return true;
   }
 
