@@ -211,6 +211,8 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
       break;
     }
     if (voff >= 0) got = got >= IPMP_VNET_HDR_LEN ? got - IPMP_VNET_HDR_LEN : 0;
+    /* TUN reports the full packet length even when it did not fit: never past the slot. */
+    if ((size_t)got > data_cap) got = (ssize_t)data_cap;
     lens[n++] = (int32_t)got;
   }
   if (n == 0 && first_err) return ipmp_int32(env, -first_err);

@@ -100,6 +100,7 @@ test('tunOpen creates the interface; plain tunReadBatch/tunWriteBatch round trip
     assert.deepEqual(r.gap, [0xaa, 0xaa, 0xaa, 0xaa], 'nothing written before dataOff');
   }
   assert.equal(o.emptyRead, 0);
+  assert.equal(o.truncatedLen, 512 - 16, 'oversized packet: lens clamped to the slot');
   assert.equal(o.written, 2);
   assert.deepEqual(o.replies, ['ipmp-reply-0', 'ipmp-reply-1']);
   assert.equal(o.outOfBounds, 'RangeError');
