@@ -19,8 +19,10 @@
  * family's repair for the NIC.
  *
  * Daemon stalls: a probe's timeout is counted in time the daemon was running. The owner
- * passes the measured scheduling lag to `tick(now, lagNs)` (the stall is [now − lag, now])
- * or calls `onStall(from, to)`. Every outstanding probe whose window [start, lostAt]
+ * passes the measured lag to `tick(now, lagNs)`, meaning the daemon's loop did not run
+ * during [now − lag, now] (measure it from an event-loop heartbeat or the last loop turn,
+ * not only from how late this timer fired), or calls `onStall(from, to)`; it should also
+ * drain the probe sockets before ticking after a stall. Every outstanding probe whose window [start, lostAt]
  * overlaps the stall gets lostAt = to + (lostAt − max(from, start)), i.e. the part of its
  * timeout that fell inside or after the stall starts again when the daemon runs. A
  * stall-extended probe that is forced out by the two-outstanding rule becomes VOID instead
