@@ -33,6 +33,7 @@ import {
   type Action, type GroupModel, type NicRec, type OpResult, StepCtx, cloneModel, hasFlag, isPolicyActive,
 } from './group-model.js';
 import { FailureCause, type ProbeFacts, canRepair, checkForFailure, interfaceFailure, repair } from './failure-decision.js';
+export type { FamilyTimes, ProbeFacts } from './failure-decision.js';
 import { offline, offlineIfDuplicate, onlineUniqueMacs, undoOffline } from './offline.js';
 import { RunReason, activateAnother, refreshStandby, runningState, transitionToRunning } from './policy.js';
 
