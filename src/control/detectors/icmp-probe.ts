@@ -13,7 +13,8 @@
  * - its target alone has ≥ 5 consecutive losses while the instance run is < 5 → the target
  *   is dead (router: DEAD; host: deleted plus a PROBE_MULTI), TARGET_DEAD;
  * - the instance run across all targets is ≥ 5, and the peer family (when probe-capable)
- *   shows ≥ 5 too → FAILURE_DETECTED.
+ *   shows ≥ 5 too → FAILURE_DETECTED. It is emitted at every loss that passes the check
+ *   until the owner calls `setFailed(true)`; the owner's state machine ignores repeats.
  * Repair (while FAILED, link up): checked on each ack; ≥ 10 consecutive acks on this
  * instance, or ≥ 10 from the acked target → REPAIR_DETECTED. The owner reports either
  * family's repair for the NIC.
@@ -26,7 +27,8 @@
  * overlaps the stall gets lostAt = to + (lostAt − max(from, start)), i.e. the part of its
  * timeout that fell inside or after the stall starts again when the daemon runs. A
  * stall-extended probe that is forced out by the two-outstanding rule becomes VOID instead
- * of LOST: it counts neither as a loss nor as an ack, and a late reply still acks it.
+ * of LOST: it counts neither as a loss nor as an ack (runs skip it), produces no
+ * PROBE_RESOLVED, and a late reply still acks it.
  */
 
 import { ALL_HOSTS_V4, ALL_HOSTS_V6, FAILURE_DETECTED, FAILURE_DETECTION_QP_NS, LOG, LOG_DEBUG,
@@ -58,7 +60,7 @@ export class IcmpProbeEngine implements FdtMember {
   readonly ring = new ProbeRing();
   /** The other family's engine of the same NIC, set by the owner. */
   peer: IcmpProbeEngine | null = null;
-  /** Probe-enabled: a socket and a unique test address. */
+  /** Probe-enabled: a socket and a unique test address (change it with `setEnabled`). */
   enabled = true;
   /** Set by the owner while the group is FAILED (RTT is not updated then). */
   groupFailed = false;
@@ -158,6 +160,15 @@ export class IcmpProbeEngine implements FdtMember {
     if (this.linkUp) return;
     this.linkUp = true;
     this.schedule.start(nowNs, this.group.probeIntNs);
+  }
+
+  /** Probing turned on or off (test address found, lost or duplicate); restarts the timer. */
+  setEnabled(enabled: boolean, nowNs: number): void {
+    if (enabled === this.enabled) return;
+    this.enabled = enabled;
+    this.ring.clear();
+    if (enabled && this.linkUp) this.schedule.start(nowNs, this.group.probeIntNs);
+    else this.schedule.stop();
   }
 
   /** The owner's NIC state: entering FAILED forgets every target's RTT. */

@@ -280,3 +280,15 @@ test('multicast discovery: all-hosts probes with no targets, then unicast plus m
   sim.run(35 * S);
   assert.ok(ofKind(sim.actions.slice(later), SEND).every((a) => a.mtype === PROBE_UNI));
 });
+
+test('disabling probing stops the timer; enabling restarts it', () => {
+  const sim = makeSim({ routers: [R1] });
+  sim.run(5 * S);
+  sim.engine.setEnabled(false, 5 * S);
+  assert.equal(sim.engine.nextDeadline(), Infinity);
+  sim.engine.setEnabled(true, 100 * S);
+  const d = sim.engine.nextDeadline();
+  assert.ok(d >= 100 * S && d <= 100 * S + 1428 * MS);
+  sim.run(110 * S);
+  assert.equal(sim.engine.stats.missed, 0);
+});
