@@ -5,7 +5,9 @@
 import { loadNative, type NativeAddon } from '../io/native.js';
 import { Rtnetlink, RtnetlinkEvents } from '../io/rtnetlink.js';
 import { startControlServer, type ControlConnection, type ControlServer } from './control-server.js';
-import { GroupRuntime, type Logger } from './group-runtime.js';
+import { GroupRuntime, LiveError, type Logger } from './group-runtime.js';
+import { parsePrefix } from './config-addr.js';
+import { diffConfig } from './config-diff.js';
 import { HostIsolation } from './host-isolation.js';
 import type { DaemonConfig } from './config-types.js';
 import type { ProbeEvent, Request, Snapshot } from './protocol.js';
@@ -123,9 +125,98 @@ export class Daemon {
         if (!r.ok) throw new RequestError(r.code, r.error);
         return { ok: true };
       }
+      case 'add-ipmp': {
+        const g = this.groupNamed(req.group);
+        for (const n of req.interfaces) {
+          const other = this.groups.find((x) => x !== g && x.nics.byName(n));
+          if (other) throw new RequestError('EINVAL', `${n} is already in group ${other.name}`);
+        }
+        for (const n of req.interfaces) await this.live(() => g.addNic(n));
+        return { ok: true };
+      }
+      case 'remove-ipmp': {
+        const g = this.groupNamed(req.group);
+        for (const n of req.interfaces) await this.live(() => g.removeNic(n));
+        return { ok: true };
+      }
+      case 'create-addr':
+      case 'delete-addr': {
+        const g = this.groupNamed(req.group);
+        const p = parsePrefix(req.address);
+        if (!p.ok) throw new RequestError('EINVAL', `bad address ${req.address}: expected ${p.expected}`);
+        await this.live(() => (req.op === 'create-addr' ? g.addAddress(p.value) : g.removeAddress(p.value)));
+        return { ok: true };
+      }
+      case 'set-ifprop': {
+        const g = this.groupOfNic(req.ifname);
+        if (req.prop === 'standby') {
+          if (req.value !== 'on' && req.value !== 'off') throw new RequestError('EINVAL', `standby: expected on or off, got "${req.value}"`);
+          await this.live(() => g.setStandby(req.ifname, req.value === 'on'));
+          return { ok: true };
+        }
+        throw new RequestError('EFAILED', 'test-address: change it in the configuration file and send SIGHUP');
+      }
       default:
-        throw new RequestError('EFAILED', `${req.op}: not supported by this daemon yet`);
+        throw new RequestError('EBADREQ', `bad request: unknown op`);
     }
+  }
+
+  private groupNamed(name: string): GroupRuntime {
+    const g = this.groups.find((x) => x.name === name || x.groupname === name);
+    if (!g) throw new RequestError('EUNKGROUP', `unknown IPMP group ${name}`);
+    return g;
+  }
+
+  private async live(fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (e instanceof LiveError) throw new RequestError(e.code, e.message);
+      throw e;
+    }
+  }
+
+  /**
+   * SIGHUP: applies the difference between the running and the new
+   * configuration live. Flows on NICs the change does not touch keep going.
+   * Changes that need a restart of a group (test addresses, FDT, targets) are
+   * logged and take effect at the next start.
+   */
+  async reload(next: DaemonConfig): Promise<void> {
+    const log = this.opts.log;
+    for (const c of diffConfig(this.config, next)) {
+      const g = 'group' in c ? this.groups.find((x) => x.name === c.group) : undefined;
+      try {
+        switch (c.kind) {
+          case 'failback': for (const x of this.groups) x.setFailback(c.to); break;
+          case 'address-added': await g?.addAddress(c.address); break;
+          case 'address-removed': await g?.removeAddress(c.address); break;
+          case 'interface-added': await g?.addNic(c.config.name, c.config.standby); break;
+          case 'interface-removed': await g?.removeNic(c.name); break;
+          case 'interface-changed':
+            if (c.standby) g?.setStandby(c.name, c.to.standby);
+            if (c.testAddress || c.testAddress6) log('info', `${c.name}: test address change takes effect at the next start`);
+            break;
+          case 'group-added': {
+            const rt = new GroupRuntime(c.config, next, this.native, this.rtnl, log, this.opts.stateDir);
+            await HostIsolation.recoverStale(c.config.ifname, this.opts.stateDir);
+            this.groups.push(rt);
+            await rt.start();
+            break;
+          }
+          case 'group-removed': {
+            const i = this.groups.findIndex((x) => x.name === c.group);
+            if (i >= 0) { const [rt] = this.groups.splice(i, 1); await rt.stop(); }
+            break;
+          }
+          default:
+            log('info', `configuration change ${c.kind} takes effect at the next start`);
+        }
+      } catch (e) {
+        log('err', `reload: ${c.kind}: ${(e as Error).message}`);
+      }
+    }
+    this.config = next;
   }
 
   /** Clean stop: everything this daemon created or changed is removed or restored. */

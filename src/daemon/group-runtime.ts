@@ -21,6 +21,13 @@ import type { Snapshot } from './protocol.js';
 import { parseIpv4 } from '../wire/ipv4.js';
 import { parseIpv6 } from '../wire/ipv6.js';
 
+/** A refused live change, with the control-protocol error code. */
+export class LiveError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
 export type Logger = (level: 'err' | 'info' | 'debug', text: string) => void;
 
 const RT_TABLE_LOCAL = 255;
@@ -74,6 +81,10 @@ export class GroupRuntime {
 
   get name(): string {
     return this.cfg.ifname;
+  }
+
+  get groupname(): string {
+    return this.cfg.groupname;
   }
 
   /** Creates (or re-attaches) the TUN, adopts the NICs, starts forwarding. */
@@ -263,6 +274,67 @@ export class GroupRuntime {
     const fx = offline ? this.controller.offline(nic.slot, now) : this.controller.undoOffline(nic.slot, now);
     this.apply(fx);
     return fx.result ?? { ok: true };
+  }
+
+  // ---- live changes (ipmp verbs, SIGHUP) ----
+
+  /** Adds an underlying NIC to the running group. */
+  async addNic(name: string, standby = false): Promise<void> {
+    if (this.nics.byName(name)) throw new LiveError('EALREADY', `${name} is already in group ${this.cfg.groupname}`);
+    const nic = this.nics.add(name, standby);
+    const link = this.rtnl.getLink(name);
+    if (link) this.adoptLink(nic, link);
+    await this.isolation.setDevices(this.nics.list.map((n) => n.name));
+    this.syncMtu();
+    this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) });
+    this.publishNics();
+  }
+
+  /** Removes an underlying NIC; its flows and addresses move to the others. */
+  async removeNic(name: string): Promise<void> {
+    const nic = this.nics.byName(name);
+    if (!nic) throw new LiveError('EUNKIF', `${name} is not in group ${this.cfg.groupname}`);
+    this.feed({ kind: EventKind.NIC_REMOVED, nic: nic.slot });
+    const fd = this.nics.markAbsent(nic);
+    this.nics.remove(name);
+    this.publishNics();
+    this.closeWhenUnused(fd);
+    await this.isolation.setDevices(this.nics.list.map((n) => n.name));
+    this.syncMtu();
+  }
+
+  setStandby(name: string, standby: boolean): void {
+    const nic = this.nics.byName(name);
+    if (!nic) throw new LiveError('EUNKIF', `${name} is not in group ${this.cfg.groupname}`);
+    nic.standby = standby;
+    this.feed({ kind: EventKind.STANDBY_CHANGED, nic: nic.slot, standby });
+  }
+
+  setFailback(failback: boolean): void {
+    this.feed({ kind: EventKind.FAILBACK_CHANGED, failback });
+  }
+
+  hasAddress(a: IpPrefix): boolean {
+    return this.addresses.some((x) => x.family === a.family && x.address === a.address);
+  }
+
+  /** Adds a data address to ipmp0 and binds it. */
+  addAddress(a: IpPrefix): void {
+    if (this.hasAddress(a)) throw new LiveError('EALREADY', `${a.address} is already a data address of ${this.cfg.ifname}`);
+    this.rtnl.addAddr(this.tunIfindex, a.family, a.address, a.prefixlen, { replace: true, nodad: a.family === 6 });
+    this.addresses.push(a);
+    this.apply(this.controller.addAddress(`${a.address}/${a.prefixlen}`));
+    this.publishNics();
+  }
+
+  removeAddress(a: IpPrefix): void {
+    const i = this.addresses.findIndex((x) => x.family === a.family && x.address === a.address);
+    if (i < 0) throw new LiveError('EUNKADDR', `unknown IPMP data address ${a.address}`);
+    const [old] = this.addresses.splice(i, 1);
+    this.apply(this.controller.removeAddress(old.address));
+    this.announcer.cancel(old.address);
+    this.publishNics();
+    this.rtnl.delAddr(this.tunIfindex, old.family, old.address, old.prefixlen, { ignoreMissing: true });
   }
 
   /** Clean stop: workers, sockets, the TUN (no longer persistent), host isolation. */

@@ -63,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args === 'help') { process.stdout.write(`${HELP}\n`); return 0; }
   const log = makeLogger(args.debug);
+  const argsOk = args;
   let loaded;
   try {
     loaded = loadConfig({ configPath: args.config, mpathdPath: args.mpathd });
@@ -87,7 +88,21 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
   process.on('SIGUSR1', () => log('info', JSON.stringify(daemon.snapshot())));
-  process.on('SIGHUP', () => log('info', 'SIGHUP: restart and reread config file'));
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      log('info', 'SIGHUP: rereading the configuration');
+      let next;
+      try {
+        next = loadConfig({ configPath: argsOk.config, mpathdPath: argsOk.mpathd });
+      } catch (e) {
+        log('err', `SIGHUP: ${(e as Error).message}; keeping the running configuration`);
+        return;
+      }
+      for (const w of next.warnings) log('err', w);
+      await daemon.reload(next.config);
+    });
+  });
   try {
     await daemon.start();
   } catch (e) {
