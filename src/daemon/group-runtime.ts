@@ -47,6 +47,8 @@ export class GroupRuntime {
   readonly isolation: HostIsolation;
   readonly announcer: Announcer;
   forwarding: Forwarding | null = null;
+  /** Event counts for metrics. */
+  readonly stats = { rebinds: 0, failovers: 0 };
   tunFd = -1;
   tunIfindex = 0;
   private addresses: IpPrefix[];
@@ -132,7 +134,11 @@ export class GroupRuntime {
   }
 
   apply(fx: Effects): void {
-    for (const l of fx.logs) this.log(l.level <= 3 ? 'err' : 'info', l.text);
+    for (const l of fx.logs) {
+      this.log(l.level <= 3 ? 'err' : 'info', l.text);
+      if (l.text.startsWith('IP interface failure detected') || l.text.startsWith('All IP interfaces in group')) this.stats.failovers++;
+    }
+    for (const m of fx.moves) if (m.from !== null && m.to !== null) this.stats.rebinds++;
     if (!fx.changed) return;
     this.publishNics();
     if (fx.carrier !== undefined && this.tunFd >= 0) this.native.tunSetCarrier(this.tunFd, fx.carrier);

@@ -4,14 +4,16 @@
 import { loadConfig } from './config.js';
 import { ConfigError } from './config-types.js';
 import { Daemon } from './daemon.js';
+import { parseListen, startMetricsServer } from './metrics.js';
 import { DEFAULT_CONFIG, DEFAULT_SOCKET } from './protocol.js';
 import type { Logger } from './group-runtime.js';
 
-const USAGE = 'usage: ipmpd [-c FILE] [--mpathd FILE] [--socket PATH] [-d]';
+const USAGE = 'usage: ipmpd [-c FILE] [--mpathd FILE] [--socket PATH] [--metrics ADDR:PORT] [-d]';
 const HELP = `${USAGE}
   -c FILE          group configuration (default ${DEFAULT_CONFIG})
   --mpathd FILE    daemon tunables in /etc/default/mpathd syntax (default: that file when it exists)
   --socket PATH    control socket (default ${DEFAULT_SOCKET}; IPMP_SOCKET also works)
+  --metrics A:P    serve Prometheus metrics on http://A:P/metrics (off by default)
   -d               debug logging
   --help           this text
 Signals: SIGHUP reloads, SIGTERM/SIGINT stop cleanly, SIGUSR1 dumps the tables.`;
@@ -21,12 +23,13 @@ interface Args {
   mpathd: string | null | undefined;
   socket: string;
   debug: boolean;
+  metrics: string | null;
 }
 
 class UsageError extends Error {}
 
 export function parseArgs(argv: string[]): Args | 'help' {
-  const a: Args = { config: DEFAULT_CONFIG, mpathd: undefined, socket: process.env.IPMP_SOCKET || DEFAULT_SOCKET, debug: false };
+  const a: Args = { config: DEFAULT_CONFIG, mpathd: undefined, socket: process.env.IPMP_SOCKET || DEFAULT_SOCKET, debug: false, metrics: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -38,6 +41,7 @@ export function parseArgs(argv: string[]): Args | 'help' {
       case '-c': case '--config': a.config = value(); break;
       case '--mpathd': a.mpathd = value(); break;
       case '--socket': a.socket = value(); break;
+      case '--metrics': a.metrics = value(); parseListen(a.metrics); break;
       case '-d': case '--debug': a.debug = true; break;
       case '-h': case '--help': return 'help';
       default: throw new UsageError(`unknown option ${arg}`);
@@ -111,6 +115,15 @@ export async function main(argv: string[]): Promise<number> {
     if (args.debug) log('debug', (e as Error).stack ?? '');
     await daemon.stop().catch(() => undefined);
     return 1;
+  }
+  if (args.metrics) {
+    try {
+      await startMetricsServer(daemon, args.metrics);
+    } catch (e) {
+      log('err', `ipmpd: ${(e as Error).message}`);
+      await daemon.stop().catch(() => undefined);
+      return 1;
+    }
   }
   log('info', `ipmpd: ready (${daemon.groups.map((g) => g.name).join(', ')})`);
   notifyReady();
