@@ -56,6 +56,7 @@ export class Daemon {
     }).open();
     for (const g of this.config.groups) {
       const rt = new GroupRuntime(g, this.config, this.native, this.rtnl, log, this.opts.stateDir);
+      rt.onProbe = (ev) => this.publishProbe(ev);
       this.groups.push(rt);
       await rt.start();
     }
@@ -199,6 +200,7 @@ export class Daemon {
             break;
           case 'group-added': {
             const rt = new GroupRuntime(c.config, next, this.native, this.rtnl, log, this.opts.stateDir);
+            rt.onProbe = (ev) => this.publishProbe(ev);
             await HostIsolation.recoverStale(c.config.ifname, this.opts.stateDir);
             this.groups.push(rt);
             await rt.start();

@@ -17,7 +17,8 @@ import { Forwarding } from './forwarding.js';
 import { HostIsolation } from './host-isolation.js';
 import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
 import type { DaemonConfig, GroupConfig, IpPrefix } from './config-types.js';
-import type { Snapshot } from './protocol.js';
+import type { ProbeEvent, Snapshot } from './protocol.js';
+import { GroupProbing } from './prober/group-probing.js';
 import { parseIpv4 } from '../wire/ipv4.js';
 import { parseIpv6 } from '../wire/ipv6.js';
 
@@ -54,6 +55,9 @@ export class GroupRuntime {
   private addresses: IpPrefix[];
   private routeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Receives resolved probes for `ipmpstat -p`. */
+  onProbe: ((ev: ProbeEvent) => void) | null = null;
+  readonly probing: GroupProbing;
 
   constructor(
     private cfg: GroupConfig,
@@ -78,6 +82,11 @@ export class GroupRuntime {
         return nic && nic.fd >= 0 && nic.mac ? { fd: nic.fd, mac: nic.mac } : null;
       },
       send: (fd, frame) => this.native.send(fd, frame, 0, frame.length),
+    });
+    this.probing = new GroupProbing({
+      group: cfg.groupname, fdtMs: daemon.fdtMs, targets: cfg.targets, interfaces: () => this.cfg.interfaces,
+      feed: (ev) => { if (!this.stopped) this.feed(ev); }, model: () => this.controller.model, log,
+      onProbe: (ev) => this.onProbe?.(ev),
     });
   }
 
@@ -109,12 +118,13 @@ export class GroupRuntime {
     this.publishNics();
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
     await this.forwarding.start();
+    await this.probing.start(this.nics.list, this.gateways4());
   }
 
   private nicConfig(nic: Nic) {
     return {
       id: nic.slot, name: nic.name, standby: nic.standby, mac: nic.present ? macString(nic.mac) : null,
-      probeEnabled: false, ifindex: nic.ifindex, linkUp: nic.present ? nic.linkUp : false,
+      probeEnabled: this.probing.testAddressOf(nic.name) !== null, ifindex: nic.ifindex, linkUp: nic.present ? nic.linkUp : false,
     };
   }
 
@@ -141,6 +151,7 @@ export class GroupRuntime {
     for (const m of fx.moves) if (m.from !== null && m.to !== null) this.stats.rebinds++;
     if (!fx.changed) return;
     this.publishNics();
+    this.probing.stateChanged();
     if (fx.carrier !== undefined && this.tunFd >= 0) this.native.tunSetCarrier(this.tunFd, fx.carrier);
     for (const m of fx.moves) {
       if (m.to === null) { this.announcer.cancel(m.address); continue; }
@@ -208,6 +219,12 @@ export class GroupRuntime {
       }
     }
     this.tables.update((w) => w.setRoutes(routes));
+    this.probing.routesChanged(this.gateways4());
+  }
+
+  /** IPv4 next hops of the routes through ipmp0 (router probe targets). */
+  private gateways4(): string[] {
+    return this.rtnl.getRoutes(4).filter((r) => this.isOurRoute(r) && r.gateway).map((r) => r.gateway as string);
   }
 
   private isOurRoute(r: RouteInfo): boolean {
@@ -226,6 +243,7 @@ export class GroupRuntime {
       this.feed({ kind: EventKind.NIC_VANISHED, nic: nic.slot });
       this.publishNics();
       this.closeWhenUnused(fd);
+      this.probing.nicsChanged(this.nics.list);
       return;
     }
     if (!nic.present || nic.ifindex !== link.ifindex) {
@@ -233,16 +251,19 @@ export class GroupRuntime {
       void this.isolation.setDevices(this.nics.list.map((n) => n.name)).catch((e: Error) => this.log('err', e.message));
       this.syncMtu();
       this.feed({ kind: EventKind.NIC_APPEARED, nic: nic.slot, mac: macString(nic.mac), ifindex: nic.ifindex, linkUp: nic.linkUp });
+      this.probing.nicsChanged(this.nics.list);
       return;
     }
     const up = linkIsUp(link);
     if (link.mac && macString(link.mac) !== macString(nic.mac)) {
       nic.mac = link.mac.slice(0, 6);
       this.feed({ kind: EventKind.MAC_CHANGED, nic: nic.slot, mac: macString(nic.mac) });
+      this.probing.nicsChanged(this.nics.list);
     }
     if (link.mtu && link.mtu !== nic.mtu) { nic.mtu = link.mtu; this.syncMtu(); this.publishNics(); }
     if (up === nic.linkUp) return;
     nic.linkUp = up;
+    this.probing.linkChanged(nic.slot, up);
     this.feed(up ? { kind: EventKind.LINK_UP, nic: nic.slot, linkUpRepairAllowed: true } : { kind: EventKind.LINK_DOWN, nic: nic.slot });
   }
 
@@ -266,10 +287,9 @@ export class GroupRuntime {
 
   snapshot(): Snapshot {
     const s = this.controller.snapshot();
-    const targets = this.nics.list.map((n) => ({
-      interface: n.name, family: 4 as const, mode: 'disabled' as const, testaddr: '', targets: [],
-    }));
-    return { ...s, targets };
+    const targets = this.nics.list.map((n) => this.probing.targetRow(n));
+    const fdtMs = this.probing.fdtMs;
+    return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs })), targets };
   }
 
   /** if_mpadm -d / -r. */
@@ -347,6 +367,7 @@ export class GroupRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.routeTimer) clearTimeout(this.routeTimer);
+    await this.probing.stop();
     this.announcer.stop();
     await this.forwarding?.stop();
     this.nics.closeAll();
@@ -361,6 +382,7 @@ export class GroupRuntime {
   /** Stop for an upgrade or crash test: leaves the TUN persistent with its addresses. */
   async detach(): Promise<void> {
     this.stopped = true;
+    await this.probing.stop();
     this.announcer.stop();
     await this.forwarding?.stop();
     this.nics.closeAll();
