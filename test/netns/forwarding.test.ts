@@ -147,6 +147,7 @@ function helper(ns: string, args: string[], timeoutMs: number): Helper {
       res(JSON.parse(line) as Record<string, unknown>);
     });
   });
+  result.catch(() => undefined);
   // A receiver that exits before listening must not leave a waiter hanging.
   child.once('exit', () => onListen());
   return { child, listening, result };
@@ -281,6 +282,7 @@ describe('forwarding through ipmpd', { skip }, () => {
           const nic = snap.addresses.find((x) => x.address === a)?.inbound ?? '';
           return [a, macOf(snap, nic)] as const;
         }));
+        const nicMacs = NICS.map((n) => macOf(snap, n));
 
         // Daemon running: the peer re-resolves both addresses.
         let cap = arpCapture(p);
@@ -294,7 +296,8 @@ describe('forwarding through ipmpd', { skip }, () => {
         }
         for (const r of replies) {
           assert.equal(r.mac, boundMac.get(r.ip), `ARP sender MAC for ${r.ip}:\n${cap.raw()}`);
-          assert.equal(r.ethSrc, boundMac.get(r.ip), `Ethernet source of the ARP reply for ${r.ip}:\n${cap.raw()}`);
+          // The Ethernet source is the NIC the reply leaves from: one of the group's own MACs.
+          assert.ok(nicMacs.includes(r.ethSrc), `Ethernet source of the ARP reply for ${r.ip} is a group NIC:\n${cap.raw()}`);
         }
 
         // Daemon stopped: requests go unanswered (the host stack never replies on a NIC).
@@ -321,7 +324,7 @@ describe('forwarding through ipmpd', { skip }, () => {
       });
     });
 
-    it('16 TCP connections put at least 15% of the bytes on each NIC', async () => {
+    it('16 TCP connections put at least 15% of the bytes on each NIC', async (t) => {
       await withLog(d, async () => {
         const port = 5201;
         const server = spawnIn(peerNs(p), ['iperf3', '-s', '-1', '-B', PEER, '-p', String(port)]);
@@ -334,10 +337,11 @@ describe('forwarding through ipmpd', { skip }, () => {
           const after = await txBytes(p);
           const delta = after.map((a, i) => a - before[i]);
           const total = delta.reduce((s, x) => s + x, 0);
-          const rep = JSON.parse(stdout) as { end?: { sum_sent?: { bytes: number } } };
-          const sent = rep.end?.sum_sent?.bytes ?? 0;
+          const rep = JSON.parse(stdout) as { end?: { sum_received?: { bytes: number } } };
+          const sent = rep.end?.sum_received?.bytes ?? 0;
           const shares = delta.map((x) => x / total);
-          const msg = `tx bytes eth0/eth1 ${delta.join('/')} (shares ${shares.map((s) => s.toFixed(3)).join('/')}), iperf3 sent ${sent}`;
+          const msg = `tx bytes eth0/eth1 ${delta.join('/')} (shares ${shares.map((s) => s.toFixed(3)).join('/')}), iperf3 received ${sent}`;
+          t.diagnostic(msg);
           assert.ok(sent > 0 && total >= sent, `NIC counters cover the iperf3 bytes: ${msg}`);
           for (const [i, s] of shares.entries()) assert.ok(s >= 0.15, `${NICS[i]} carries at least 15%: ${msg}`);
         } finally {
@@ -347,7 +351,7 @@ describe('forwarding through ipmpd', { skip }, () => {
       });
     });
 
-    it('16 connections of numbered records arrive complete and in order, without reordering on the wire', async () => {
+    it('16 connections of numbered records arrive complete and in order, without reordering on the wire', async (t) => {
       await withLog(d, async () => {
         const port = 5301;
         const conns = 16;
@@ -374,10 +378,11 @@ describe('forwarding through ipmpd', { skip }, () => {
         const diff = (a: Record<string, number>, b: Record<string, number>, k: string): number => (b[k] ?? 0) - (a[k] ?? 0);
         const ofo = diff(ext0, ext1, 'TCPOFOQueue');
         const inSegs = diff(snmp0, snmp1, 'InSegs');
-        const reorder = ['TCPSACKReorder', 'TCPTSReorder', 'TCPRenoReorder'].map((k) => `${k}=${diff(hostExt0, hostExt1, k)}`);
+        const reorder = ['TCPSACKReorder', 'TCPTSReorder', 'TCPRenoReorder', 'TCPLossProbes', 'TCPSpuriousRTOs'].map((k) => `${k}=${diff(hostExt0, hostExt1, k)}`);
         const delta = after.map((a, i) => a - before[i]);
         const info = `receiver TCPOFOQueue +${ofo}, TCPOFODrop +${diff(ext0, ext1, 'TCPOFODrop')}, InSegs +${inSegs}; ` +
           `sender ${reorder.join(' ')}, RetransSegs +${diff(hostSnmp0, hostSnmp1, 'RetransSegs')}; tx bytes eth0/eth1 ${delta.join('/')}`;
+        t.diagnostic(info);
         // Out-of-order segments at the receiver: reordering inside a flow (or a loss) on the path.
         const bound = Math.max(5, Math.ceil(inSegs * 0.001));
         assert.ok(ofo <= bound, `out-of-order segments at the receiver within ${bound}: ${info}`);
@@ -477,6 +482,7 @@ describe('forwarding through ipmpd', { skip }, () => {
       });
       d = await startDaemon(p, config());
       await withLog(d, async () => {
+        assert.match(d!.log(), /recovered state left by a previous instance/, 'the new instance finds the crashed one\'s state');
         await waitBound(d!, false);
         for (const a of DATA) await ping(peerNs(p), a);
         await ping(hostNs(p), PEER, ['-I', DATA[0]]);

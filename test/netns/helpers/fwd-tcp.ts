@@ -70,7 +70,7 @@ function recvSeq(a: Args): void {
   const server = createServer((s: Socket) => {
     const c: ConnCheck = { id: -1, records: 0, errors: [] };
     checks.push(c);
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     s.on('data', (d: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, d]) : d;
       let off = 0;
