@@ -8,10 +8,12 @@
  * Inbound rules (reference §9.4): unicast frames are accepted on the NIC whose
  * MAC they carry; broadcast and multicast only on the nominated NIC, so nothing
  * is delivered twice; frames we sent ourselves (looped back by the switch) and
- * frames for other hosts are dropped.
+ * frames for other hosts are dropped. IPv6 and Neighbour Discovery are
+ * handled by rx6.ts.
  */
 import { BATCH, ETH_OFF, IP_OFF, POLL_MS, SLOT_SIZE, VNET_LEN, VNET_OFF } from './layout.js';
 import { TableReader } from './table-reader.js';
+import { Rx6 } from './rx6.js';
 import { Counters, D, X_ARP_REPLIES, X_BATCHES, X_TUN_BYTES, X_TUN_PKTS } from '../tables/counters.js';
 import { NeighbourTable, coarseNowMs } from '../tables/neighbours.js';
 import { H_ACK_RX, MAX_NICS, NO_NIC, TablesView } from '../tables/shared-tables.js';
@@ -22,6 +24,7 @@ import { shiftVnetOffsets } from '../wire/vnet.js';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
+const ETHERTYPE_IPV6 = 0x86dd;
 
 export class RxPath {
   readonly tables: TableReader;
@@ -40,6 +43,7 @@ export class RxPath {
   private readonly wOffs = new Int32Array(BATCH);
   private readonly wLens = new Int32Array(BATCH);
   private readonly reply = new Uint8Array(VNET_LEN + 42);
+  private readonly rx6: Rx6;
 
   constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort) {
     this.tables = new TableReader(view, H_ACK_RX);
@@ -47,6 +51,7 @@ export class RxPath {
     this.counters = counters;
     this.tun = tun;
     this.port = port;
+    this.rx6 = new Rx6(this.tables, neigh, counters, port);
   }
 
   private refresh(): void {
@@ -118,6 +123,7 @@ export class RxPath {
     }
     const type = (b[eth + 12] << 8) | b[eth + 13];
     if (type === ETHERTYPE_ARP) { this.onArp(eth + 14, flen - 14, nic, now); return 0; }
+    if (type === ETHERTYPE_IPV6) return this.rx6.classify(b, base, flen - 14, nic, group, now);
     if (type !== ETHERTYPE_IPV4) { this.counters.drop(D.unsupported); return 0; }
     const ip = eth + 14;
     const ipLen = flen - 14;

@@ -11,6 +11,7 @@ import {
   NIC_IFINDEX, NIC_MAC, NIC_MTU, NIC_SIZE, NO_NIC, OFF_ADDRS, OFF_BUCKETS, OFF_NICS, OFF_ROUTES, R_DST,
   R_FAMILY, R_GW, R_HASGW, R_PLEN, ROUTE_SIZE, TablesView,
 } from '../tables/shared-tables.js';
+import { rd32, wr32 } from '../wire/bytes.js';
 
 export class TableReader {
   readonly view: TablesView;
@@ -50,6 +51,8 @@ export class TableReader {
   readonly route6Plen = new Uint8Array(MAX_ROUTES);
   readonly route6Gw = new Uint32Array(MAX_ROUTES * 4);
   readonly route6HasGw = new Uint8Array(MAX_ROUTES);
+
+  private readonly dst6 = new Uint32Array(4);
 
   constructor(view: TablesView, ackIndex: number) {
     this.view = view;
@@ -178,4 +181,55 @@ export class TableReader {
     }
     return -1;
   }
+
+  /** Index of the IPv6 data address equal to the 16 bytes at b[off], or -1. */
+  findAddr6(b: Uint8Array, off: number): number {
+    const w0 = rd32(b, off), w1 = rd32(b, off + 4), w2 = rd32(b, off + 8), w3 = rd32(b, off + 12);
+    const a = this.addr6;
+    for (let i = 0; i < this.addr6Count; i++) {
+      const k = i * 4;
+      if (a[k + 3] === w3 && a[k + 2] === w2 && a[k + 1] === w1 && a[k] === w0) return i;
+    }
+    return -1;
+  }
+
+  /** Writes IPv6 data address i as 16 bytes into out[outOff]. */
+  addr6Bytes(i: number, out: Uint8Array, outOff: number): void {
+    for (let w = 0; w < 4; w++) wr32(out, outOff + w * 4, this.addr6[i * 4 + w]);
+  }
+
+  /**
+   * IPv6 next hop for the 16-byte dst at b[off], written into out[outOff..+16]:
+   * the gateway of the longest matching route, or dst itself for an on-link
+   * route. Returns false when no route matches. No allocation.
+   */
+  nextHop6(b: Uint8Array, off: number, out: Uint8Array, outOff: number): boolean {
+    const d = this.dst6;
+    for (let w = 0; w < 4; w++) d[w] = rd32(b, off + w * 4);
+    for (let i = 0; i < this.route6Count; i++) {
+      if (!prefixMatch6(d, this.route6Dst, i * 4, this.route6Plen[i])) continue;
+      if (this.route6HasGw[i]) for (let w = 0; w < 4; w++) wr32(out, outOff + w * 4, this.route6Gw[i * 4 + w]);
+      else for (let w = 0; w < 4; w++) wr32(out, outOff + w * 4, d[w]);
+      return true;
+    }
+    return false;
+  }
+
+  /** True when the IPv6 address at b[off] shares data address i's prefix. */
+  onLink6(i: number, b: Uint8Array, off: number): boolean {
+    const d = this.dst6;
+    for (let w = 0; w < 4; w++) d[w] = rd32(b, off + w * 4);
+    return prefixMatch6(d, this.addr6, i * 4, this.addr6Plen[i]);
+  }
+}
+
+/** True when the first plen bits of the 4 words a equal those of p[pIdx..+4]. */
+export function prefixMatch6(a: Uint32Array, p: Uint32Array, pIdx: number, plen: number): boolean {
+  for (let w = 0; w < 4; w++) {
+    const bits = plen - w * 32;
+    if (bits <= 0) return true;
+    const mask = bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+    if (((a[w] & mask) >>> 0) !== ((p[pIdx + w] & mask) >>> 0)) return false;
+  }
+  return true;
 }

@@ -7,13 +7,14 @@
  *
  * Broadcast and multicast leave through the nominated NIC (reference §9.5).
  * Packets to a next hop without a MAC wait in a bounded queue while an ARP
- * request goes out (pending.ts).
+ * request goes out (pending.ts). IPv6 packets are framed by tx6.ts.
  */
 import { flowBucket } from './flowhash.js';
 import { BATCH, ETH_OFF, IP_OFF, POLL_MS, SLOT_SIZE, VNET_OFF } from './layout.js';
 import { TableReader } from './table-reader.js';
 import { PendingQueue } from './pending.js';
 import { Resolver } from './resolver.js';
+import { Tx6 } from './tx6.js';
 import { Counters, D, X_BATCHES, X_TUN_BYTES, X_TUN_PKTS } from '../tables/counters.js';
 import { LOOKUP_FRESH, LOOKUP_MISS, NeighbourTable, coarseNowMs } from '../tables/neighbours.js';
 import { H_ACK_TX, NO_NIC, TablesView } from '../tables/shared-tables.js';
@@ -38,6 +39,7 @@ export class TxPath {
   private readonly key = new Uint8Array(16);
   readonly pending: PendingQueue;
   readonly resolver: Resolver;
+  private readonly tx6: Tx6;
 
   constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort) {
     this.tables = new TableReader(view, H_ACK_TX);
@@ -47,6 +49,7 @@ export class TxPath {
     this.port = port;
     this.resolver = new Resolver(this.tables, port, counters);
     this.pending = new PendingQueue(this.tables, neigh, port, counters, this.resolver);
+    this.tx6 = new Tx6(this.tables, neigh, counters, this.pending, this.resolver);
   }
 
   /** One iteration: returns the number of packets read from the TUN. */
@@ -89,8 +92,13 @@ export class TxPath {
     const ip = base + IP_OFF;
     const len = this.lens[i];
     this.counters.extra(X_TUN_BYTES, len);
+    if (len >= 1 && (b[ip] >> 4) === 6) {
+      const nic6 = this.tx6.frame(b, base, len, now);
+      if (nic6 < 0) return false;
+      this.outNic[i] = nic6;
+      return true;
+    }
     if (len < 1 || (b[ip] >> 4) !== 4) {
-      // IPv6 and anything else: not forwarded by this path.
       this.counters.drop(len < 1 ? D.malformed : D.unsupported);
       return false;
     }

@@ -1,0 +1,132 @@
+/**
+ * RX, IPv6 branch: one frame with ethertype 0x86dd that already passed the
+ * Ethernet rules of rx-path.ts (unicast to the receiving NIC's MAC, or a group
+ * address on the nominee).
+ *
+ *   NS for a data address  → learn the soliciter, answer with an NA carrying
+ *                            the bound NIC's MAC, sent from the receiving NIC
+ *   NA                     → learn target → MAC (target option or frame source)
+ *   unicast to a data address, or multicast → strip L2, deliver to ipmp0
+ *
+ * The NICs run with IPv6 disabled, so this is the only Neighbour Discovery
+ * the group's data addresses get (reference §9.4, §16).
+ */
+import { ETH_OFF, IP_OFF, VNET_LEN, VNET_OFF } from './layout.js';
+import { TableReader } from './table-reader.js';
+import { Counters, D, X_ARP_REPLIES, X_TUN_BYTES } from '../tables/counters.js';
+import { NeighbourTable } from '../tables/neighbours.js';
+import { NO_NIC } from '../tables/shared-tables.js';
+import type { PacketPort } from '../io/ports.js';
+import { rd16 } from '../wire/bytes.js';
+import {
+  ALL_NODES6, ALL_NODES_MAC, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_LL_LEN, ND_NEIGHBOR_ADVERT,
+  ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LINKADDR, ND_OPT_TARGET_LINKADDR, ndFindLinkLayerOpt, ndTargetOffset,
+  validateNd, writeNeighborAdvertInPlace,
+} from '../wire/icmp6-nd.js';
+import { IPV6_DST, IPV6_HLEN, IPV6_SRC, isUnspecified6, solicitedNodeMac, validateIpv6 } from '../wire/ipv6.js';
+import { IPPROTO_ICMPV6 } from '../wire/l4.js';
+import { WIRE_NOT_FOUND } from '../wire/result.js';
+import { shiftVnetOffsets } from '../wire/vnet.js';
+
+const NA_FRAME_LEN = 14 + IPV6_HLEN + ND_LL_LEN;
+
+export class Rx6 {
+  private readonly reply = new Uint8Array(VNET_LEN + NA_FRAME_LEN);
+
+  constructor(
+    private readonly t: TableReader,
+    private readonly neigh: NeighbourTable,
+    private readonly counters: Counters,
+    private readonly port: PacketPort,
+  ) {}
+
+  /**
+   * Handles the IPv6 frame in slot `base` of b (ipLen bytes after the Ethernet
+   * header) received on NIC `nic`. Returns the IP length to deliver to the TUN
+   * (the vnet header already shifted), or 0 when it was consumed or dropped.
+   */
+  classify(b: Uint8Array, base: number, ipLen: number, nic: number, group: boolean, now: number): number {
+    const ip = base + IP_OFF;
+    if (validateIpv6(b, ip, ipLen) < 0) { this.counters.drop(D.malformed); return 0; }
+    if (b[ip + 6] === IPPROTO_ICMPV6 && ipLen > IPV6_HLEN) {
+      const type = b[ip + IPV6_HLEN];
+      if (type === ND_NEIGHBOR_SOLICIT || type === ND_NEIGHBOR_ADVERT) {
+        this.onNd(b, base, ipLen, nic, now);
+        return 0;
+      }
+    }
+    const plen = rd16(b, ip + 4);
+    if (plen !== 0 && IPV6_HLEN + plen < ipLen) ipLen = IPV6_HLEN + plen; // Ethernet padding
+    if (b[ip + IPV6_DST] === 0xff) {
+      if (!group) { this.counters.drop(D.not_ours); return 0; }
+    } else if (group || this.t.findAddr6(b, ip + IPV6_DST) < 0) {
+      this.counters.drop(D.not_ours);
+      return 0;
+    }
+    if (!shiftVnetOffsets(b, base + VNET_OFF, -(IP_OFF - ETH_OFF))) { this.counters.drop(D.malformed); return 0; }
+    this.counters.extra(X_TUN_BYTES, ipLen);
+    return ipLen;
+  }
+
+  private onNd(b: Uint8Array, base: number, ipLen: number, nic: number, now: number): void {
+    const ip = base + IP_OFF;
+    const icmpLen = validateNd(b, ip, ipLen);
+    if (icmpLen < 0) { this.counters.drop(D.malformed); return; }
+    const icmp = ip + IPV6_HLEN;
+    const target = ndTargetOffset(icmp);
+    if (b[icmp] === ND_NEIGHBOR_SOLICIT) this.onSolicit(b, base, icmp, icmpLen, target, nic, now);
+    else this.onAdvert(b, base, icmp, icmpLen, target, now);
+  }
+
+  /** NS: learn the soliciter's link-layer address, answer for a bound data address. */
+  private onSolicit(b: Uint8Array, base: number, icmp: number, icmpLen: number, target: number, nic: number, now: number): void {
+    const t = this.t;
+    const ip = base + IP_OFF;
+    const a = t.findAddr6(b, target);
+    if (a < 0) return;
+    const sll = ndFindLinkLayerOpt(b, icmp, icmpLen, ND_OPT_SOURCE_LINKADDR);
+    if (sll < 0 && sll !== WIRE_NOT_FOUND) { this.counters.drop(D.malformed); return; }
+    const dad = isUnspecified6(b, ip + IPV6_SRC);
+    if (!dad && sll >= 0 && t.findAddr6(b, ip + IPV6_SRC) < 0) this.neigh.update(6, b, ip + IPV6_SRC, b, sll, now);
+    const bound = t.addr6Bound[a];
+    if (bound === NO_NIC) return;
+    const r = this.reply;
+    r.fill(0, 0, VNET_LEN);
+    // A DAD probe for our address is answered to all-nodes (RFC 4861 §7.2.4), defending the binding.
+    if (dad) {
+      writeNeighborAdvertInPlace(r, VNET_LEN, t.nicMac, bound * 6, b, target, ALL_NODES_MAC, 0, ALL_NODES6, 0, NA_FLAG_OVERRIDE);
+    } else {
+      const dstMac = sll >= 0 ? sll : base + ETH_OFF + 6;
+      writeNeighborAdvertInPlace(r, VNET_LEN, t.nicMac, bound * 6, b, target, b, dstMac, b, ip + IPV6_SRC,
+        NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE);
+    }
+    // The frame's source is the NIC it leaves from; the target option carries the bound MAC.
+    for (let j = 0; j < 6; j++) r[VNET_LEN + 6 + j] = t.nicMac[nic * 6 + j];
+    if (this.port.send(t.nicFd[nic], r, 0, r.length) < 0) this.counters.drop(D.send_error);
+    else this.counters.extra(X_ARP_REPLIES);
+  }
+
+  /** NA: target → MAC from the target link-layer option, else the frame's source. */
+  private onAdvert(b: Uint8Array, base: number, icmp: number, icmpLen: number, target: number, now: number): void {
+    if (b[target] === 0xff || this.t.findAddr6(b, target) >= 0 || isUnspecified6(b, target)) return;
+    const tll = ndFindLinkLayerOpt(b, icmp, icmpLen, ND_OPT_TARGET_LINKADDR);
+    if (tll < 0 && tll !== WIRE_NOT_FOUND) { this.counters.drop(D.malformed); return; }
+    this.neigh.update(6, b, target, b, tll >= 0 ? tll : base + ETH_OFF + 6, now);
+  }
+}
+
+/**
+ * The multicast MACs the nominee's packet socket must hear for the IPv6 data
+ * addresses given as 16-byte arrays: all-nodes and each solicited-node group.
+ * Off the hot path (called by the control plane on changes).
+ */
+export function ndMulticastMacs(addrs: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [ALL_NODES_MAC.slice()];
+  const seen = new Set<string>([ALL_NODES_MAC.join(':')]);
+  for (const a of addrs) {
+    const m = solicitedNodeMac(a);
+    const k = m.join(':');
+    if (!seen.has(k)) { seen.add(k); out.push(m); }
+  }
+  return out;
+}
