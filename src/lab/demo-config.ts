@@ -53,7 +53,11 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
   return o;
 }
 
-/** The group file: every lab NIC in ipmp0, optionally with its test address and a 2 s FDT. */
+/**
+ * The group file: every lab NIC in ipmp0; optionally with test addresses, a 2 s FDT and
+ * the peer's addresses as probe targets (the host namespace has no default route, and the
+ * peer ignores multicast echo requests, so discovery would find no targets).
+ */
 export function buildConfig(info: LabInfo, withTestAddresses: boolean): string {
   const lines: string[] = [];
   if (withTestAddresses) lines.push('FAILURE_DETECTION_TIME: 2000');
@@ -66,5 +70,6 @@ export function buildConfig(info: LabInfo, withTestAddresses: boolean): string {
     lines.push(`      ${n.name}: {${props.length ? ` ${props.join(', ')} ` : ''}}`);
   }
   lines.push(`    addresses: [${DATA_ADDRESSES.join(', ')}]`);
+  if (withTestAddresses) lines.push(`    targets: [${info.targets.join(', ')}]`);
   return `${lines.join('\n')}\n`;
 }

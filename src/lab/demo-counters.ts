@@ -108,3 +108,16 @@ export class Sampler {
     return this.last.bytes.map((v, i) => v - this.first!.bytes[i]);
   }
 }
+
+/** The summary: mean Mbit/s per phase, bytes per NIC, and the given ping line. */
+export function summaryLines(s: Sampler, nics: readonly string[], failed: string, ping: string): string {
+  const fmt = (m: number[] | null): string => (m ? nics.map((n, i) => `${n} ${Math.round(m[i])}`).join(' / ') : 'n/a');
+  const totals = s.totals().map((b, i) => `${nics[i]} ${(b / 1e9).toFixed(2)} GB`).join(', ');
+  return [
+    'summary:',
+    `  mean Mbit/s: before ${fmt(phaseMean(s.rates, 'spread', nics.length))};  `
+      + `${failed} failed ${fmt(phaseMean(s.rates, 'failed', nics.length, 1))};  `
+      + `repaired ${fmt(phaseMean(s.rates, 'repaired', nics.length, 1))}`,
+    `  total ${totals}; ${ping}`,
+  ].join('\n');
+}

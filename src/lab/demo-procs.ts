@@ -115,16 +115,17 @@ export async function ipmpstat(ns: string, socket: string, args: readonly string
   return stdout.trimEnd();
 }
 
-/** The INBOUND interface of each data address, from `ipmpstat -j -a`. */
-export async function inboundOf(ns: string, socket: string): Promise<Map<string, string>> {
+/** `ipmpstat -j MODE` as a map from column `key` to column `value` (empty on any error). */
+export async function statColumn(ns: string, socket: string, mode: string, key: string,
+  value: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   try {
-    const doc = JSON.parse(await ipmpstat(ns, socket, ['-j', '-a'])) as unknown;
+    const doc = JSON.parse(await ipmpstat(ns, socket, ['-j', mode])) as unknown;
     const rows = Array.isArray(doc) ? doc : Object.values(doc as object).find(Array.isArray) ?? [];
     for (const r of rows as Record<string, unknown>[]) {
-      if (typeof r.address === 'string' && typeof r.inbound === 'string') out.set(r.address, r.inbound);
+      if (typeof r[key] === 'string' && typeof r[value] === 'string') out.set(r[key], r[value]);
     }
-  } catch { /* an empty map: the caller falls back to a default */ }
+  } catch { /* an empty map: callers fall back to a default */ }
   return out;
 }
 

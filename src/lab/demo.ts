@@ -9,15 +9,18 @@ import { join } from 'node:path';
 import { labDown, labDownSync, labFail, labRepair, labUp, LabError, hostNs, peerNs, execIn, spawnIn, waitFor } from './lab.js';
 import type { LabInfo } from './lab.js';
 import { labNamespaces } from './state.js';
-import { phaseMean, rateLine, Sampler, type Rate } from './demo-counters.js';
-import { DaemonProc, inboundOf, ipmpstat, PingProc, Tail, waitExit } from './demo-procs.js';
+import { phaseMean, rateLine, Sampler, summaryLines, type Rate } from './demo-counters.js';
+import { DaemonProc, ipmpstat, statColumn, PingProc, Tail, waitExit } from './demo-procs.js';
 import { buildConfig, DATA_ADDRESSES, parseDemoArgs, USAGE, type DemoOptions } from './demo-config.js';
 
-/** Seconds of traffic shown in each phase (spread, eth0 failed, repaired). */
+/** Seconds of traffic shown in each phase (spread, eth0 failed, repaired after detection). */
 const PHASE_TICKS = 5;
 /** Bounds (ms). */
 const READY_MS = 15_000;
 const DETECT_MS = 5_000;
+/** Probe-based repair needs several answered probes in a row. */
+const REPAIR_MS = 10_000;
+const PROBE_SETTLE_MS = 10_000;
 /** Daemon lines relayed before the rest is left to the log file. */
 const MAX_RELAYED = 24;
 const FAILED_NIC = 'eth0';
@@ -109,13 +112,14 @@ class Demo {
 
     say(`[5/5] repairing ${FAILED_NIC}`);
     const repairAt = Date.now();
-    this.phase = 'repaired';
+    this.phase = 'repairing';
     await labRepair(prefix, FAILED_NIC);
     const repaired = await this.daemon!.waitLine(new RegExp(`IP interface repair detected on ${FAILED_NIC}\\b`),
-      repairAt, DETECT_MS);
+      repairAt, REPAIR_MS);
+    this.phase = 'repaired';
     if (repaired !== null) say(`  ipmpd detected the repair ${after(repaired - repairAt)} after the link came up`);
-    else say(`  ipmpd reported NO repair on ${FAILED_NIC} within ${DETECT_MS / 1000} s`);
-    await this.waitTicks('repaired', PHASE_TICKS);
+    else say(`  ipmpd reported NO repair on ${FAILED_NIC} within ${REPAIR_MS / 1000} s`);
+    await this.waitTicks('repaired', PHASE_TICKS - 1);
     await this.stat(['-g']);
     await this.summary(names);
   }
@@ -130,7 +134,10 @@ class Demo {
       this.daemon = new DaemonProc(this.host, config, join(dir, 'ipmpd.sock'), log, this.relay);
       say(`  starting ipmpd (config ${config}${withTest ? ', test addresses 198.18.0.100+, FDT 2000 ms' : ''})`);
       const ready = await this.daemon.waitLine(/ipmpd: ready/, 0, READY_MS);
-      if (ready !== null) return;
+      if (ready !== null) {
+        if (withTest) await this.settleProbes(ready);
+        return;
+      }
       const last = this.daemon.lines.at(-1)?.text ?? 'no output';
       await this.daemon.stop();
       if (withTest) {
@@ -141,6 +148,20 @@ class Demo {
     }
   }
 
+  /** Waits (bounded) until every NIC's probe state is known, and says what it is. */
+  private async settleProbes(since: number): Promise<void> {
+    let probe = new Map<string, string>();
+    const settled = await waitFor('probe states', async () => {
+      probe = await statColumn(this.host, this.daemon!.socket, '-i', 'interface', 'probe');
+      return probe.size > 0 && [...probe.values()].every((v) => v !== 'unknown');
+    }, PROBE_SETTLE_MS, 250).then(() => true, () => false);
+    const states = [...probe].map(([nic, v]) => `${nic} ${v}`).sort().join(', ') || 'not shown';
+    const targets = await statColumn(this.host, this.daemon!.socket, '-t', 'interface', 'targets');
+    const t = [...new Set(targets.values())].join('; ') || 'none';
+    if (settled) say(`  probing targets ${t}: ${states} (${after(Date.now() - since)} after ready)`);
+    else say(`  probe state after ${PROBE_SETTLE_MS / 1000} s: ${states}; failure detection relies on the link state`);
+  }
+
   private async startTraffic(): Promise<void> {
     this.iperfServer = new Tail(spawnIn(this.peer, ['iperf3', '-s', '-1']));
     await waitFor('iperf3 server', async () => {
@@ -149,12 +170,12 @@ class Demo {
       return stdout.trim() !== '';
     }, 5_000, 100);
     // Ping the data address received on the NIC that will fail, so its move is visible.
-    const inbound = await inboundOf(this.host, this.daemon!.socket);
+    const inbound = await statColumn(this.host, this.daemon!.socket, '-a', 'address', 'inbound');
     const target = DATA_ADDRESSES.map((a) => a.split('/')[0]).find((a) => inbound.get(a) === FAILED_NIC)
       ?? DATA_ADDRESSES[1].split('/')[0];
     this.ping = new PingProc(this.peer, target);
     this.iperfClient = new Tail(spawnIn(this.host,
-      ['iperf3', '-c', '198.18.0.1', '-P', String(this.flows), '-t', '20', '-i', '1', '--connect-timeout', '3000']));
+      ['iperf3', '-c', '198.18.0.1', '-P', String(this.flows), '-t', '30', '-i', '1', '--connect-timeout', '3000']));
   }
 
   private tick(r: Rate, names: string[]): void {
@@ -180,15 +201,8 @@ class Demo {
     await this.sampler!.stop();
     const pings = await this.ping!.stop();
     const iperfEarly = !this.iperfClient!.running && this.iperfClient!.child.exitCode !== 0;
-    const rates = this.sampler!.rates;
-    const fmt = (m: number[] | null): string => (m ? names.map((n, i) => `${n} ${Math.round(m[i])}`).join(' / ') : 'n/a');
-    const totals = this.sampler!.totals().map((b, i) => `${names[i]} ${(b / 1e9).toFixed(2)} GB`).join(', ');
-    say('summary:');
-    say(`  mean Mbit/s: before ${fmt(phaseMean(rates, 'spread', names.length))};  `
-      + `${FAILED_NIC} failed ${fmt(phaseMean(rates, 'failed', names.length, 1))};  `
-      + `repaired ${fmt(phaseMean(rates, 'repaired', names.length, 1))}`);
-    say(`  total ${totals}; ping ${this.ping!.target}: ${pings.sent} sent, ${pings.received} received, `
-      + `${Math.max(0, pings.sent - pings.received)} lost`);
+    say(summaryLines(this.sampler!, names, FAILED_NIC, `ping ${this.ping!.target}: ${pings.sent} sent, `
+      + `${pings.received} received, ${Math.max(0, pings.sent - pings.received)} lost`));
     if (iperfEarly) throw new LabError(`iperf3 stopped early: ${this.iperfClient!.lastLine()}`);
     if (pings.received === 0) throw new LabError(`no ping replies from ${this.ping!.target}`);
   }
