@@ -314,6 +314,7 @@ export class GroupRuntime {
     this.syncMtu();
     this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) });
     this.publishNics();
+    this.probing.nicsChanged(this.nics.list);
   }
 
   /** Removes an underlying NIC; its flows and addresses move to the others. */
@@ -327,6 +328,7 @@ export class GroupRuntime {
     this.closeWhenUnused(fd);
     await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     this.syncMtu();
+    this.probing.nicsChanged(this.nics.list);
   }
 
   setStandby(name: string, standby: boolean): void {
