@@ -3,11 +3,12 @@
 // gateway, ARP bindings (only the daemon answers, with the bound NIC's MAC), the spread of
 // many TCP flows over both NICs, in-order delivery inside each flow, byte-identical bulk
 // transfers, and that a clean stop (also after a kill -9 and a re-attach) leaves the host as
-// it was.
+// it was. Two daemons in two namespaces with the same TUN name must keep separate
+// crash-recovery state.
 //
 // The TUN gets a name unique to this process (ipf<n>) unless IPMP_TEST_TUN is set: the
-// daemon's recovery state under /run/ipmp is keyed by TUN name only, so a daemon another
-// process runs in another namespace with the same TUN name would share that state.
+// daemon's recovery state under /run/ipmp is named after the TUN, so a daemon that another
+// process runs in another namespace with the TUN name ipmp0 would otherwise meet this one's.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -489,6 +490,62 @@ describe('forwarding through ipmpd', { skip }, () => {
         const code = await d!.stop('SIGTERM');
         assert.equal(code, 0, 'exit code after SIGTERM');
         await assertRestored(p, origIpv6);
+      });
+    });
+  });
+  describe('two daemons with the same TUN name in different namespaces', () => {
+    const ps: string[] = [];
+    const ds: RunningDaemon[] = [];
+
+    before(async () => {
+      for (let i = 0; i < 2; i++) {
+        const p = uniquePrefix();
+        used.push(p);
+        ps.push(p);
+        await labUp({ prefix: p, nics: 2 });
+      }
+    });
+
+    after(async () => {
+      try {
+        for (const d of ds) if (d.alive()) await d.stop().catch(() => undefined);
+      } finally {
+        for (const p of ps) await labDown(p).catch(() => labDownSync(p));
+      }
+    });
+
+    it('keep separate crash-recovery state: a crash and restart in one still restores its host', async () => {
+      const [a, b] = ps;
+      const origA = await disableIpv6(a);
+      // Every deviation is collected, so one run shows all consequences of shared state.
+      const problems: string[] = [];
+      let da = await startDaemon(a, config());
+      ds.push(da);
+      await withLog(da, () => waitBound(da, false));
+      const db = await startDaemon(b, config());
+      ds.push(db);
+      await withLog(db, async () => {
+        if (/recovered state left by a previous instance/.test(db.log())) {
+          problems.push('the daemon started second (other namespace) "recovered" the running one\'s state');
+        }
+        await waitBound(db, false);
+        assert.equal(await db.stop('SIGTERM'), 0, 'exit code after SIGTERM');
+      });
+      await da.kill9();
+      da = await startDaemon(a, config());
+      ds.push(da);
+      await withLog(da, async () => {
+        if (!/recovered state left by a previous instance/.test(da.log())) {
+          problems.push('the restarted daemon found no state of its own crashed instance');
+        }
+        await waitBound(da, false);
+        assert.equal(await da.stop('SIGTERM'), 0, 'exit code after SIGTERM');
+        try {
+          await assertRestored(a, origA);
+        } catch (e) {
+          problems.push(`after the clean stop: ${(e as Error).message.split('\n')[0]}`);
+        }
+        assert.deepEqual(problems, []);
       });
     });
   });
