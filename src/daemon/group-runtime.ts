@@ -21,6 +21,7 @@ import type { ProbeEvent, Snapshot } from './protocol.js';
 import { GroupProbing } from './prober/group-probing.js';
 import { parseIpv4 } from '../wire/ipv4.js';
 import { parseIpv6 } from '../wire/ipv6.js';
+import { ndMulticastMacs } from '../dataplane/rx6.js';
 
 /** A refused live change, with the control-protocol error code. */
 export class LiveError extends Error {
@@ -55,6 +56,8 @@ export class GroupRuntime {
   private addresses: IpPrefix[];
   private routeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Multicast MACs joined on the nominee's packet socket for IPv6 ND. */
+  private ndJoined: { fd: number; ifindex: number; macs: Map<string, Uint8Array> } | null = null;
   /** Receives resolved probes for `ipmpstat -p`. */
   onProbe: ((ev: ProbeEvent) => void) | null = null;
   readonly probing: GroupProbing;
@@ -179,6 +182,37 @@ export class GroupRuntime {
         return { family: a.family, ip: ipBytes(a.family, a.address), plen: a.prefixlen, bound: bound ?? NO_NIC };
       }));
     });
+    this.syncNdMembership();
+  }
+
+  /**
+   * Keeps the nominee's packet socket in all-nodes and the solicited-node
+   * groups of the IPv6 data addresses; leaves them on a former nominee whose
+   * socket is still open (reference §9.5, §16).
+   */
+  private syncNdMembership(): void {
+    const slot = this.controller.binding.nominee;
+    const nic = slot === null ? undefined : this.nics.bySlot(slot);
+    const v6 = this.addresses.filter((a) => a.family === 6).map((a) => parseIpv6(a.address));
+    const on = nic && nic.present && nic.fd >= 0 && v6.length > 0 ? nic : null;
+    const want = new Map(on ? ndMulticastMacs(v6).map((m) => [macString(m), m] as const) : []);
+    const cur = this.ndJoined;
+    const moved = cur !== null && (on === null || cur.fd !== on.fd || cur.ifindex !== on.ifindex);
+    if (cur && moved && this.nics.list.some((n) => n.present && n.fd === cur.fd && n.ifindex === cur.ifindex)) {
+      for (const m of cur.macs.values()) this.setMembership(cur.fd, cur.ifindex, m, false);
+    }
+    if (!on) { this.ndJoined = null; return; }
+    const have = moved || !cur ? new Map<string, Uint8Array>() : cur.macs;
+    for (const [k, m] of have) if (!want.has(k)) { this.setMembership(on.fd, on.ifindex, m, false); have.delete(k); }
+    for (const [k, m] of want) if (!have.has(k) && this.setMembership(on.fd, on.ifindex, m, true)) have.set(k, m);
+    this.ndJoined = { fd: on.fd, ifindex: on.ifindex, macs: have };
+  }
+
+  private setMembership(fd: number, ifindex: number, mac: Uint8Array, add: boolean): boolean {
+    try { this.native.packetMembership(fd, ifindex, mac, add); return true; } catch (e) {
+      this.log('debug', `packet membership ${macString(mac)} ${add ? 'add' : 'drop'}: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   /** ipmp0's MTU: the smallest of the present NICs' (reference §9.1), floored for IPv6. */
