@@ -121,3 +121,12 @@ export function summaryLines(s: Sampler, nics: readonly string[], failed: string
     `  total ${totals}; ${ping}`,
   ].join('\n');
 }
+
+export function indent(block: string, pad = '    '): string {
+  return block.split('\n').map((l) => `${pad}${l}`).join('\n');
+}
+
+/** A delay measured against a log polled every 50-100 ms. */
+export function after(ms: number): string {
+  return ms < 100 ? 'within 0.1 s' : `${(ms / 1000).toFixed(1)} s`;
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { labDown, labDownSync, labFail, labRepair, labUp, LabError, hostNs, peerNs, execIn, spawnIn, waitFor } from './lab.js';
 import type { LabInfo } from './lab.js';
 import { labNamespaces } from './state.js';
-import { phaseMean, rateLine, Sampler, summaryLines, type Rate } from './demo-counters.js';
+import { after, indent, phaseMean, rateLine, Sampler, summaryLines, type Rate } from './demo-counters.js';
 import { DaemonProc, ipmpstat, statColumn, PingProc, Tail, waitExit } from './demo-procs.js';
 import { buildConfig, DATA_ADDRESSES, parseDemoArgs, USAGE, type DemoOptions } from './demo-config.js';
 
@@ -27,15 +27,6 @@ const FAILED_NIC = 'eth0';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
-}
-
-function indent(block: string, pad = '    '): string {
-  return block.split('\n').map((l) => `${pad}${l}`).join('\n');
-}
-
-/** A delay measured against a log polled every 50-100 ms. */
-function after(ms: number): string {
-  return ms < 100 ? 'within 0.1 s' : `${(ms / 1000).toFixed(1)} s`;
 }
 
 class Demo {
