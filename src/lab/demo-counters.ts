@@ -1,6 +1,7 @@
 // Per-NIC throughput for `ipmp lab demo`, from the kernel counters of the host NICs
 // (/sys/class/net/<nic>/statistics/{tx,rx}_bytes, read with one `cat` inside the host
-// namespace per sample), grouped by the phase of the demo the sample was taken in.
+// namespace per sample), grouped by the phase of the demo the sample was taken in; and the
+// demo's output formatting.
 
 import { execIn } from './exec.js';
 

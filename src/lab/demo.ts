@@ -133,10 +133,11 @@ class Demo {
         if (withTest) await this.settleProbes(ready);
         return;
       }
-      const last = this.daemon.lines.at(-1)?.text ?? 'no output';
+      const texts = this.daemon.lines.map((l) => l.text.trim());
+      const last = texts.find((t) => /^ipmpd: |Error\b/.test(t)) ?? texts.at(-1) ?? 'no output';
       await this.daemon.stop();
       if (withTest) {
-        say(`  ipmpd did not start with test addresses (${last}); retrying without them`);
+        say(`  ipmpd exited before ready with test addresses (${last}); retrying without them`);
         continue;
       }
       throw new LabError(`ipmpd did not become ready: ${last}`);
