@@ -12,7 +12,7 @@
  * after a crash restores what the crashed instance changed (recoverStale).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -28,6 +28,18 @@ export interface IsolationState {
 
 export function nftTableName(tun: string): string {
   return `ipmp_${tun.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/**
+ * The state file of a TUN in this network namespace: named after both, so
+ * daemons in different namespaces with the same TUN name never share state.
+ */
+export function statePath(stateDir: string, tun: string): string {
+  let ns = 'init';
+  try {
+    ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? ns;
+  } catch { /* no /proc: one namespace */ }
+  return join(stateDir, `${tun}.${ns}.isolation.json`);
 }
 
 function sysctlPath(nic: string): string {
@@ -53,7 +65,7 @@ export class HostIsolation {
   private devices: string[] = [];
 
   constructor(readonly tun: string, readonly stateDir = '/run/ipmp') {
-    this.statePath = join(stateDir, `${tun}.isolation.json`);
+    this.statePath = statePath(stateDir, tun);
     this.state = { tun, sysctls: {}, nftTable: nftTableName(tun) };
   }
 
@@ -66,7 +78,7 @@ export class HostIsolation {
 
   /** Restores what a crashed instance for this TUN left behind (sysctls, nft table). */
   static async recoverStale(tun: string, stateDir = '/run/ipmp'): Promise<boolean> {
-    const path = join(stateDir, `${tun}.isolation.json`);
+    const path = statePath(stateDir, tun);
     let found = false;
     if (existsSync(path)) {
       found = true;

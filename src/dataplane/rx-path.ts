@@ -126,8 +126,9 @@ export class RxPath {
     if (type === ETHERTYPE_IPV6) return this.rx6.classify(b, base, flen - 14, nic, group, now);
     if (type !== ETHERTYPE_IPV4) { this.counters.drop(D.unsupported); return 0; }
     const ip = eth + 14;
-    const ipLen = flen - 14;
-    if (validateIpv4(b, ip, ipLen) < 0) { this.counters.drop(D.malformed); return 0; }
+    if (validateIpv4(b, ip, flen - 14) < 0) { this.counters.drop(D.malformed); return 0; }
+    // The IP total length, not the frame: short frames carry Ethernet padding.
+    const ipLen = (b[ip + 2] << 8) | b[ip + 3];
     const dst = ((b[ip + 16] << 24) | (b[ip + 17] << 16) | (b[ip + 18] << 8) | b[ip + 19]) >>> 0;
     if (group) {
       if ((dst >>> 28) !== 14 && dst !== 0xffffffff && !t.isSubnetBroadcast4(dst)) { this.counters.drop(D.not_ours); return 0; }
