@@ -14,7 +14,9 @@ import { EventKind, type GroupEvent } from '../control/group.js';
 import { TablesWriter, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
 import { Announcer } from './announcer.js';
 import { Forwarding } from './forwarding.js';
-import { HostIsolation } from './host-isolation.js';
+import { HostIsolation, statePath } from './host-isolation.js';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
 import type { DaemonConfig, GroupConfig, IpPrefix } from './config-types.js';
 import type { ProbeEvent, Snapshot } from './protocol.js';
@@ -49,6 +51,8 @@ export class GroupRuntime {
   readonly isolation: HostIsolation;
   readonly announcer: Announcer;
   forwarding: Forwarding | null = null;
+  /** Offlined NIC names, kept across daemon restarts (as Solaris keeps IFF_OFFLINE in the kernel). */
+  private readonly offlineFile: string;
   /** Event counts for metrics. */
   readonly stats = { rebinds: 0, failovers: 0 };
   tunFd = -1;
@@ -72,6 +76,7 @@ export class GroupRuntime {
   ) {
     this.nics = new NicSet(native);
     this.isolation = new HostIsolation(cfg.ifname, stateDir);
+    this.offlineFile = statePath(stateDir, cfg.ifname).replace(/\.isolation\.json$/, '.offline.json');
     this.addresses = [...cfg.addresses];
     for (const ic of cfg.interfaces) this.nics.add(ic.name, ic.standby);
     this.controller = new GroupController({
@@ -113,6 +118,7 @@ export class GroupRuntime {
       if (link) this.adoptLink(nic, link);
       this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) });
     }
+    this.restoreOffline();
     await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     this.syncMtu();
     this.rtnl.setLinkUp(this.tunIfindex, true);
@@ -333,7 +339,43 @@ export class GroupRuntime {
     const now = Number(process.hrtime.bigint());
     const fx = offline ? this.controller.offline(nic.slot, now) : this.controller.undoOffline(nic.slot, now);
     this.apply(fx);
-    return fx.result ?? { ok: true };
+    const r = fx.result ?? { ok: true as const };
+    if (r.ok) this.saveOffline();
+    return r;
+  }
+
+  private offlineNames(): string[] {
+    const names = new Set(this.controller.snapshot().interfaces.filter((i) => i.state === 'offline').map((i) => i.name));
+    return this.nics.list.map((n) => n.name).filter((n) => names.has(n));
+  }
+
+  private saveOffline(): void {
+    try {
+      mkdirSync(dirname(this.offlineFile), { recursive: true, mode: 0o755 });
+      const names = this.offlineNames();
+      if (names.length === 0) rmSync(this.offlineFile, { force: true });
+      else writeFileSync(this.offlineFile, JSON.stringify(names), { mode: 0o644 });
+    } catch (e) {
+      this.log('err', `cannot record offline interfaces in ${this.offlineFile}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Re-applies offline state recorded by an earlier instance. */
+  private restoreOffline(): void {
+    let names: unknown;
+    try {
+      names = JSON.parse(readFileSync(this.offlineFile, 'utf8'));
+    } catch {
+      return;
+    }
+    if (!Array.isArray(names)) return;
+    for (const n of names) {
+      const nic = typeof n === 'string' ? this.nics.byName(n) : undefined;
+      if (!nic) continue;
+      const fx = this.controller.offline(nic.slot, Number(process.hrtime.bigint()));
+      this.apply(fx);
+      if (fx.result && !fx.result.ok) this.log('err', `${n}: cannot restore offline state: ${fx.result.error}`);
+    }
   }
 
   // ---- live changes (ipmp verbs, SIGHUP) ----

@@ -134,4 +134,28 @@ describe('control surface on a live daemon', { skip, timeout: 240_000 }, () => {
     const g2 = inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-g']).out;
     assert.match(g2, /^ipmp0\s+ipmp0\s+ok\s/m);
   });
+
+  test('offline is refused for the last usable NIC and survives a daemon restart', async () => {
+    const mpadm = (...a: string[]) => inHost(prefix, [BIN('if_mpadm'), '--socket', d.socket, ...a]);
+    assert.equal(mpadm('-d', 'eth1').code, 0);
+    assert.equal(mpadm('-d', 'eth2').code, 0);
+    const again = mpadm('-d', 'eth1');
+    assert.equal(again.code, 1);
+    assert.match(again.err, /^if_mpadm: fatal: interface eth1 is already offline$/m);
+    const last = mpadm('-d', 'eth0');
+    assert.equal(last.code, 1);
+    assert.match(last.err, /^if_mpadm: fatal: cannot offline eth0: no other functioning interfaces are in its IPMP group$/m);
+    assert.equal(spawnSync('ip', ['netns', 'exec', peerNs(prefix), 'ping', '-c', '1', '-W', '2', '198.18.0.11'], { timeout: 10_000 }).status, 0);
+    assert.equal(await d.stop(), 0);
+    d = await startDaemon(prefix, YAML, { args: ['--metrics', '127.0.0.1:9433'] });
+    const i = inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-i']).out;
+    assert.match(i, /^eth1\s+no\s+ipmp0\s+\S+\s+up\s+disabled\s+offline/m, i);
+    assert.match(i, /^eth0\s+yes\s/m, i);
+    assert.equal(mpadm('-r', 'eth1').code, 0);
+    const i2 = inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-i']).out;
+    assert.match(i2, /^eth1\s+yes\s/m, i2);
+    const notOff = mpadm('-r', 'eth1');
+    assert.equal(notOff.code, 1);
+    assert.match(notOff.err, /interface eth1 is not offline/);
+  });
 });
