@@ -1,0 +1,229 @@
+// ipmp bench: the end-to-end benchmark on the lab. Three labs, one after the other, each torn
+// down when its part ends (also on failure, SIGINT and SIGTERM):
+//   <P>k  kernel baselines, no ipmpd: direct over eth0, ECMP over eth0 + eth1
+//   <P>d  ipmpd over eth0 + eth1: forwarding, failover (link- and probe-based), trace, idle
+//   <P>a  ipmpd over eth0 + eth1 limited to 500 Mbit/s each: aggregation
+// Prints a table (medians, ranges, ratios, targets) on stdout and progress on stderr;
+// --json FILE writes every run; --svg FILE (default bench/results/latest.svg in full mode)
+// draws the failover trace and the bars against the baselines.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { hostNs, labDownSync, parseRate } from '../src/lab/lab.js';
+import { withLab } from '../src/lab/fixture.js';
+import { declareScenarios, runBaselines, type Params } from './e2e/baseline.js';
+import { NICS, runAggregation, runForwarding, runIdle } from './e2e/forward.js';
+import { runFailover, runTrace } from './e2e/failover.js';
+import { ipmpdYaml, REPO, startIpmpd, type Daemon } from './e2e/tools.js';
+import { NsAnchor, progress, sleep } from './e2e/sys.js';
+import { Results, row, table, type Row } from './e2e/results.js';
+import { renderSvg, type Bar } from './e2e/svg.js';
+
+const USAGE = 'usage: ipmp bench [--quick] [--json FILE] [--svg FILE] [--runs N] [--prefix P]\n';
+const AGG_RATE = '500mbit';
+const DATA = ['198.18.0.10/24', '198.18.0.11/24'];
+
+interface Options { quick: boolean; json?: string; svg?: string; runs?: number; prefix: string }
+
+function parseArgs(argv: string[]): Options | string {
+  const o: Options = { quick: false, prefix: `ipb${process.pid % 10000}` };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`option ${a} requires a value`);
+      return v;
+    };
+    try {
+      if (a === '--quick') o.quick = true;
+      else if (a === '--json') o.json = val();
+      else if (a === '--svg') o.svg = val();
+      else if (a === '--runs') o.runs = Number(val());
+      else if (a === '--prefix') o.prefix = val();
+      else if (a === '--help' || a === '-h') return '';
+      else return `unrecognized argument '${a}'`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  if (!/^[a-z][a-z0-9]{0,10}$/.test(o.prefix)) return `bad prefix '${o.prefix}': 1-11 of [a-z0-9], starting with a letter`;
+  if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1 && o.runs <= 20)) return '--runs: expected 1..20';
+  if (!o.quick && o.svg === undefined) o.svg = join(REPO, 'bench', 'results', 'latest.svg');
+  return o;
+}
+
+function params(o: Options): Params {
+  return o.quick
+    ? { quick: true, n: o.runs ?? 1, tcpSec: 2, udpSec: 2, udpRate: '200M', pingCount: 200, idleSec: 3,
+      linkFlowMs: 2500, probeFlowMs: 4500, traceSec: 6 }
+    : { quick: false, n: o.runs ?? 3, tcpSec: 4, udpSec: 3, udpRate: '200M', pingCount: 200, idleSec: 10,
+      linkFlowMs: 3000, probeFlowMs: 5000, traceSec: 9 };
+}
+
+async function withDaemon(prefix: string, yaml: string, fn: (d: Daemon, a: NsAnchor) => Promise<void>): Promise<void> {
+  const anchor = new NsAnchor(hostNs(prefix));
+  await anchor.ready();
+  const d = await startIpmpd(hostNs(prefix), yaml);
+  try {
+    await fn(d, anchor);
+  } finally {
+    await d.stop();
+    anchor.stop();
+  }
+}
+
+/** Probe-based detection is measured only when the daemon reports probing as working. */
+async function probesWork(d: Daemon): Promise<string | null> {
+  let states = '';
+  for (let i = 0; i < 60; i++) {
+    const s = await d.snapshot();
+    states = s.interfaces.map((x) => `${x.name}=${x.probe}`).join(' ');
+    if (NICS.every((n) => s.interfaces.some((x) => x.name === n && x.probe === 'ok'))) return null;
+    await sleep(100);
+  }
+  return `probe state not ok after 6 s with test addresses (${states})`;
+}
+
+async function runAll(o: Options, p: Params, r: Results, tun: string): Promise<void> {
+  await withLab({ prefix: `${o.prefix}k`, nics: 2 }, (lab) => runBaselines(lab, p, r));
+
+  await withLab({ prefix: `${o.prefix}d`, nics: 2 }, async (lab) => {
+    progress('starting ipmpd');
+    await withDaemon(lab.prefix, ipmpdYaml({ tun, nics: NICS, addresses: DATA }), async (d, anchor) => {
+      await runForwarding(lab, d, anchor, p, r);
+      await runFailover(lab, d, anchor, p, r, 'link');
+      if (o.svg) await runTrace(lab, d, anchor, p, r);
+      await runIdle(d, p, r);
+    });
+    progress('starting ipmpd with probe-based failure detection');
+    const probe = { fdtMs: 1000, testAddresses: lab.nics.map((n) => n.testAddress), targets: ['198.18.0.1'] };
+    await withDaemon(lab.prefix, ipmpdYaml({ tun, nics: NICS, addresses: DATA, probe }), async (d, anchor) => {
+      const why = await probesWork(d);
+      if (why) { r.skip('failover_probe', 'failover, probe-based', why); progress(`probe-based failover skipped: ${why}`); return; }
+      await runFailover(lab, d, anchor, p, r, 'probe');
+    });
+  });
+
+  await withLab({ prefix: `${o.prefix}a`, nics: 2, rate: AGG_RATE }, async (lab) => {
+    progress(`starting ipmpd (NICs limited to ${AGG_RATE})`);
+    await withDaemon(lab.prefix, ipmpdYaml({ tun, nics: NICS, addresses: DATA }), (d, anchor) =>
+      runAggregation(lab, d, anchor, parseRate(AGG_RATE) * 8, p, r));
+  });
+}
+
+function summarize(r: Results): { rows: Row[]; bars: Bar[] } {
+  const rows: (Row | null)[] = [];
+  const vs = (key: string, ipmp: string, base: string, baseName: string, what: string, target?: number): Row | null => {
+    const b = r.med(key, base);
+    const x = row(r, key, ipmp, what, { baseline: { name: baseName, value: b } });
+    if (!x) return null;
+    x.ratio = x.value / b;
+    if (target !== undefined) { x.target = `≥${target}×`; x.met = x.ratio >= target; }
+    return x;
+  };
+  const abs = (key: string, metric: string, what: string, op: '≤' | '≥', target?: number): Row | null => {
+    const x = row(r, key, metric, what);
+    if (x && target !== undefined) {
+      x.target = `${op}${target}`;
+      x.met = op === '≤' ? x.value <= target : x.value >= target;
+    }
+    return x;
+  };
+  rows.push(vs('tcp1', 'ipmp_mbps', 'direct_mbps', 'direct', 'goodput', 0.75));
+  rows.push(abs('tcp1', 'ipmp_cpu_pct', 'ipmpd CPU', '≤'));
+  rows.push(vs('tcp8', 'ipmp_mbps', 'direct_mbps', 'direct', 'goodput', 0.4));
+  rows.push(vs('tcp8', 'ipmp_mbps', 'ecmp_mbps', 'ECMP', 'goodput vs ECMP'));
+  rows.push(vs('tcp8', 'ipmp_eth0_share', 'ecmp_eth0_share', 'ECMP', 'eth0 share of tx bytes'));
+  rows.push(abs('udp1400', 'cpu_us_per_pkt', 'ipmpd CPU per packet', '≤', 5));
+  rows.push(vs('udp1400', 'ipmp_kpps', 'direct_kpps', 'direct', 'received at peer NIC'));
+  rows.push(vs('udp1400', 'ipmp_loss_pct', 'direct_loss_pct', 'direct', 'loss'));
+  const small = vs('small', 'ipmp_kpps', 'direct_kpps', 'direct', 'received at peer NIC');
+  if (small) { small.target = '≥200 kpps'; small.met = small.value >= 200; }
+  rows.push(small, vs('small', 'ipmp_app_kpps', 'direct_app_kpps', 'direct', 'received by iperf3'),
+    abs('small', 'ipmp_fwd_kpps', 'forwarded by ipmpd', '≥'), abs('small', 'cpu_us_per_pkt', 'ipmpd CPU per packet', '≤'));
+  const lat = vs('latency', 'ipmp_us', 'direct_us', 'direct', 'RTT median');
+  if (lat && lat.baseline) {
+    const added = lat.value - lat.baseline.value;
+    lat.target = `≤+100 µs (+${added.toFixed(0)})`;
+    lat.met = added <= 100;
+  }
+  rows.push(lat);
+  rows.push(abs('aggregation', 'tcp8_pct_of_sum', '8 streams goodput / sum of rates', '≥', 90));
+  rows.push(abs('aggregation', 'tcp8_l2_pct_of_sum', '8 streams L2 tx / sum of rates', '≥'));
+  rows.push(abs('aggregation', 'tcp1_max_nic_share', '1 stream: busiest NIC share', '≥', 0.95));
+  for (const k of ['failover_link', 'failover_probe']) {
+    rows.push(abs(k, 'out_gap_ms', 'longest gap host→peer', '≤'), abs(k, 'in_gap_ms', 'longest gap peer→host', '≤'),
+      abs(k, 'lost_pkts', 'datagrams lost (both ways)', '≤'));
+  }
+  rows.push(abs('idle', 'cpu_pct', 'ipmpd CPU at rest', '≤', 1), abs('idle', 'rss_mb', 'ipmpd RSS', '≤', 80));
+  const bar = (label: string, key: string, ipmp: string, base: string, baseName: string, unit: string): Bar[] => {
+    const a = r.med(key, ipmp);
+    const b = r.med(key, base);
+    return Number.isFinite(a) && Number.isFinite(b) ? [{ label, ipmp: a, base: b, baseName, unit }] : [];
+  };
+  const bars = [
+    ...bar('TCP 1 stream', 'tcp1', 'ipmp_mbps', 'direct_mbps', 'kernel direct', 'Mbit/s'),
+    ...bar('TCP 8 streams', 'tcp8', 'ipmp_mbps', 'direct_mbps', 'kernel direct', 'Mbit/s'),
+    ...bar('TCP 8 streams, 2 NICs', 'tcp8', 'ipmp_mbps', 'ecmp_mbps', 'kernel ECMP', 'Mbit/s'),
+    ...bar('UDP 1400 B (offered 200M)', 'udp1400', 'ipmp_kpps', 'direct_kpps', 'kernel direct', 'kpps'),
+    ...bar('UDP 64 B', 'small', 'ipmp_kpps', 'direct_kpps', 'kernel direct', 'kpps'),
+    ...bar('ping RTT (lower is better)', 'latency', 'ipmp_us', 'direct_us', 'kernel direct', 'µs'),
+  ];
+  return { rows: rows.filter((x): x is Row => x !== null), bars };
+}
+
+export async function benchMain(argv: string[]): Promise<number> {
+  const o = parseArgs(argv);
+  if (typeof o === 'string') {
+    process.stderr.write(o ? `ipmp bench: ${o}\n${USAGE}` : USAGE);
+    return o ? 2 : 0;
+  }
+  if (process.getuid?.() !== 0) { process.stderr.write('ipmp bench: needs root (network namespaces)\n'); return 1; }
+  const p = params(o);
+  const r = new Results();
+  declareScenarios(r);
+  const tun = `ipb${process.pid % 100000}`;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    for (const s of ['k', 'd', 'a']) labDownSync(`${o.prefix}${s}`);
+    process.stderr.write(`ipmp bench: ${sig}: labs removed\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const started = new Date();
+  const t0 = performance.now();
+  let failed: unknown = null;
+  try {
+    progress(`${o.quick ? 'quick' : 'full'} run, ${p.n} run(s) per scenario, labs ${o.prefix}{k,d,a}`);
+    await runAll(o, p, r, tun);
+  } catch (e) {
+    failed = e;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const { rows, bars } = summarize(r);
+  const skipped = Object.values(r.scenarios).filter((s) => s.skipped).map((s) => ({ title: s.title, why: s.skipped ?? '' }));
+  const mode = `${o.quick ? 'quick' : 'full'}, N=${p.n}, ${started.toISOString().slice(0, 10)}, ${seconds.toFixed(0)} s`;
+  process.stdout.write(`ipmp bench (${mode})\n${table(rows, skipped)}\n`);
+  if (o.json) {
+    mkdirSync(dirname(o.json), { recursive: true });
+    writeFileSync(o.json, `${JSON.stringify({
+      date: started.toISOString(), mode: o.quick ? 'quick' : 'full', params: p, prefix: o.prefix, seconds,
+      error: failed ? String((failed as Error).message ?? failed) : null,
+      scenarios: r.scenarios, summary: rows, raw: r.raw, trace: r.trace,
+    }, null, 1)}\n`);
+    progress(`wrote ${o.json}`);
+  }
+  if (o.svg) {
+    mkdirSync(dirname(o.svg), { recursive: true });
+    writeFileSync(o.svg, renderSvg(r, bars, mode));
+    progress(`wrote ${o.svg}`);
+  }
+  if (failed) {
+    process.stderr.write(`ipmp bench: ${failed instanceof Error ? failed.message : String(failed)}\n`);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,92 @@
+// Kernel baselines, in a lab of their own with no ipmpd: "kernel direct" gives the host NIC
+// eth0 an address (198.18.0.50/24) and sends to the peer over the kernel's own path; "kernel
+// ECMP" adds 198.18.0.51/24 on eth1 and a multipath route to 198.19.0.0/24 over both NICs
+// (L4 hash policy) and runs the multi-stream test to 198.19.0.1.
+
+import { execIn, hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
+import { iperf, iperfServer, pingRtts } from './tools.js';
+import { deltas, median, NsAnchor, progress } from './sys.js';
+import { measureLoad } from './forward.js';
+import type { Results } from './results.js';
+
+export interface Params {
+  quick: boolean;
+  /** Runs per scenario (the median is reported). */
+  n: number;
+  /** iperf3 duration (s) for throughput tests. */
+  tcpSec: number;
+  udpSec: number;
+  /** Offered rate for the 1400-byte UDP test. */
+  udpRate: string;
+  pingCount: number;
+  idleSec: number;
+  /** Failover flow durations (ms). */
+  linkFlowMs: number;
+  probeFlowMs: number;
+  traceSec: number;
+}
+
+const PEER = '198.18.0.1';
+const REMOTE = '198.19.0.1';
+
+export const TCP8 = ['-P', '8'];
+export function udp1400(p: Params): string[] { return ['-u', '-l', '1400', '-b', p.udpRate]; }
+export const SMALL = ['-u', '-l', '64', '-b', '0'];
+
+/** Registers the scenarios, so their order in the table is fixed. */
+export function declareScenarios(r: Results): void {
+  r.scenario('tcp1', 'TCP 1 stream');
+  r.scenario('tcp8', 'TCP 8 streams, 2 NICs');
+  r.scenario('udp1400', 'UDP 1400 B, fixed rate');
+  r.scenario('small', 'UDP 64 B, max rate');
+  r.scenario('latency', 'ping RTT');
+  r.scenario('aggregation', 'aggregation, 2×500 Mbit/s');
+  r.scenario('failover_link', 'failover, link-based');
+  r.scenario('failover_probe', 'failover, probe-based');
+  r.scenario('idle', 'cost at rest');
+}
+
+export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise<void> {
+  const host = hostNs(lab.prefix);
+  const anchor = new NsAnchor(host);
+  await anchor.ready();
+  const peerAnchor = new NsAnchor(peerNs(lab.prefix));
+  await peerAnchor.ready();
+  await iperfServer(peerNs(lab.prefix));
+  await execIn(host, ['ip', 'addr', 'add', '198.18.0.50/24', 'dev', 'eth0']);
+  await execIn(host, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+
+  for (let i = 0; i < p.n; i++) {
+    progress(`kernel direct: run ${i + 1}/${p.n}`);
+    const t1 = await iperf(host, PEER, p.tcpSec);
+    r.add('tcp1', 'direct_mbps', 'Mbit/s', t1.bps / 1e6);
+    const t8 = await iperf(host, PEER, p.tcpSec, TCP8);
+    r.add('tcp8', 'direct_mbps', 'Mbit/s', t8.bps / 1e6);
+    const u = await measureLoad(anchor, peerAnchor, null, () => iperf(host, PEER, p.udpSec, udp1400(p)));
+    r.add('udp1400', 'direct_kpps', 'kpps', u.peerRxPackets / u.res.seconds / 1000);
+    r.add('udp1400', 'direct_loss_pct', '%', (100 * (u.res.lost ?? 0)) / Math.max(1, u.res.packets ?? 1));
+    const s = await measureLoad(anchor, peerAnchor, null, () => iperf(host, PEER, p.udpSec, SMALL));
+    r.add('small', 'direct_kpps', 'kpps', s.peerRxPackets / s.res.seconds / 1000);
+    r.add('small', 'direct_app_kpps', 'kpps', (s.res.rxPps ?? 0) / 1000);
+    const rtt = await pingRtts(host, PEER, p.pingCount);
+    r.add('latency', 'direct_us', 'µs', median(rtt));
+    r.raw.push({ scenario: 'kernel-direct', run: i, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt });
+  }
+
+  await execIn(host, ['ip', 'addr', 'add', '198.18.0.51/24', 'dev', 'eth1']);
+  await execIn(host, ['ip', 'route', 'add', '198.19.0.0/24', 'nexthop', 'via', PEER, 'dev', 'eth0',
+    'nexthop', 'via', PEER, 'dev', 'eth1']);
+  await execIn(host, ['sysctl', '-qw', 'net.ipv4.fib_multipath_hash_policy=1']);
+  for (let i = 0; i < p.n; i++) {
+    progress(`kernel ECMP: run ${i + 1}/${p.n}`);
+    const a = anchor.counters();
+    const t8 = await iperf(host, REMOTE, p.tcpSec, TCP8);
+    const d = deltas(a, anchor.counters(), ['eth0', 'eth1']);
+    const total = d.eth0.txBytes + d.eth1.txBytes;
+    r.add('tcp8', 'ecmp_mbps', 'Mbit/s', t8.bps / 1e6);
+    r.add('tcp8', 'ecmp_eth0_share', '', d.eth0.txBytes / Math.max(1, total));
+    r.raw.push({ scenario: 'kernel-ecmp', run: i, tcp8: t8, nics: d });
+  }
+  anchor.stop();
+  peerAnchor.stop();
+}
