@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for p in iproute2 nftables iperf3 iputils-ping procps util-linux python3 make g++; do
+for p in iproute2 nftables iperf3 iputils-ping tcpdump ethtool procps util-linux coreutils python3 make g++; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
