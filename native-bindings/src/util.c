@@ -128,7 +128,9 @@ bool ipmp_args(napi_env env, napi_callback_info info, size_t want, napi_value *a
   return true;
 }
 
-bool ipmp_arg_int32(napi_env env, napi_value v, const char *fn, const char *arg, int32_t *out) {
+/* A JS number that is an integer within [lo, hi]; throws TypeError/RangeError naming the argument. */
+static bool arg_integer(napi_env env, napi_value v, const char *fn, const char *arg,
+                        double lo, double hi, const char *what, double *out) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
     ipmp_throw_type(env, "%s: %s must be a number", fn, arg);
@@ -136,26 +138,24 @@ bool ipmp_arg_int32(napi_env env, napi_value v, const char *fn, const char *arg,
   }
   double d;
   napi_get_value_double(env, v, &d);
-  if (!(d >= -2147483648.0 && d <= 2147483647.0) || d != floor(d)) {
-    ipmp_throw_range(env, "%s: %s must be a 32-bit integer (got %g)", fn, arg, d);
+  if (!(d >= lo && d <= hi) || d != floor(d)) {
+    ipmp_throw_range(env, "%s: %s must be %s (got %g)", fn, arg, what, d);
     return false;
   }
+  *out = d;
+  return true;
+}
+
+bool ipmp_arg_int32(napi_env env, napi_value v, const char *fn, const char *arg, int32_t *out) {
+  double d;
+  if (!arg_integer(env, v, fn, arg, -2147483648.0, 2147483647.0, "a 32-bit integer", &d)) return false;
   *out = (int32_t)d;
   return true;
 }
 
 bool ipmp_arg_uint32(napi_env env, napi_value v, const char *fn, const char *arg, uint32_t *out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
-    ipmp_throw_type(env, "%s: %s must be a number", fn, arg);
-    return false;
-  }
   double d;
-  napi_get_value_double(env, v, &d);
-  if (!(d >= 0.0 && d <= 4294967295.0) || d != floor(d)) {
-    ipmp_throw_range(env, "%s: %s must be an unsigned 32-bit integer (got %g)", fn, arg, d);
-    return false;
-  }
+  if (!arg_integer(env, v, fn, arg, 0.0, 4294967295.0, "an unsigned 32-bit integer", &d)) return false;
   *out = (uint32_t)d;
   return true;
 }

@@ -145,20 +145,24 @@ export class GroupRuntime {
     this.nics.adopt(nic, link);
   }
 
-  /** Feeds one event to the state machine and applies what it decided. */
-  feed(ev: GroupEvent): Effects {
+  /**
+   * Feeds one event to the state machine and applies what it decided.
+   * `republish`: the caller changed NIC or address state of its own, so the
+   * tables are written even when the state machine changed nothing.
+   */
+  feed(ev: GroupEvent, republish = false): Effects {
     const fx = this.controller.handle(ev, Number(process.hrtime.bigint()));
-    this.apply(fx);
+    this.apply(fx, republish);
     return fx;
   }
 
-  apply(fx: Effects): void {
+  apply(fx: Effects, republish = false): void {
     for (const l of fx.logs) {
       this.log(l.level <= 3 ? 'err' : 'info', l.text);
       if (l.text.startsWith('IP interface failure detected') || l.text.startsWith('All IP interfaces in group')) this.stats.failovers++;
     }
     for (const m of fx.moves) if (m.from !== null && m.to !== null) this.stats.rebinds++;
-    if (!fx.changed) return;
+    if (!fx.changed) { if (republish) this.publishNics(); return; }
     this.publishNics();
     this.probing.stateChanged();
     if (fx.carrier !== undefined && this.tunFd >= 0) this.native.tunSetCarrier(this.tunFd, fx.carrier);
@@ -280,8 +284,7 @@ export class GroupRuntime {
     if (deleted) {
       if (!nic.present || nic.ifindex !== link.ifindex) return;
       const fd = this.nics.markAbsent(nic);
-      this.feed({ kind: EventKind.NIC_VANISHED, nic: nic.slot });
-      this.publishNics();
+      this.feed({ kind: EventKind.NIC_VANISHED, nic: nic.slot }, true);
       this.closeWhenUnused(fd);
       this.probing.nicsChanged(this.nics.list);
       return;
@@ -388,8 +391,7 @@ export class GroupRuntime {
     if (link) this.adoptLink(nic, link);
     await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     this.syncMtu();
-    this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) });
-    this.publishNics();
+    this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) }, true);
     this.probing.nicsChanged(this.nics.list);
   }
 
@@ -397,10 +399,10 @@ export class GroupRuntime {
   async removeNic(name: string): Promise<void> {
     const nic = this.nics.byName(name);
     if (!nic) throw new LiveError('EUNKIF', `${name} is not in group ${this.cfg.groupname}`);
-    this.feed({ kind: EventKind.NIC_REMOVED, nic: nic.slot });
+    // Absent before the tables are written, so its slot is published without a socket.
     const fd = this.nics.markAbsent(nic);
+    this.feed({ kind: EventKind.NIC_REMOVED, nic: nic.slot }, true);
     this.nics.remove(name);
-    this.publishNics();
     this.closeWhenUnused(fd);
     await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     this.syncMtu();
@@ -427,17 +429,15 @@ export class GroupRuntime {
     if (this.hasAddress(a)) throw new LiveError('EALREADY', `${a.address} is already a data address of ${this.cfg.ifname}`);
     this.rtnl.addAddr(this.tunIfindex, a.family, a.address, a.prefixlen, { replace: true, nodad: a.family === 6 });
     this.addresses.push(a);
-    this.apply(this.controller.addAddress(`${a.address}/${a.prefixlen}`));
-    this.publishNics();
+    this.apply(this.controller.addAddress(`${a.address}/${a.prefixlen}`), true);
   }
 
   removeAddress(a: IpPrefix): void {
     const i = this.addresses.findIndex((x) => x.family === a.family && x.address === a.address);
     if (i < 0) throw new LiveError('EUNKADDR', `unknown IPMP data address ${a.address}`);
     const [old] = this.addresses.splice(i, 1);
-    this.apply(this.controller.removeAddress(old.address));
     this.announcer.cancel(old.address);
-    this.publishNics();
+    this.apply(this.controller.removeAddress(old.address), true);
     this.rtnl.delAddr(this.tunIfindex, old.family, old.address, old.prefixlen, { ignoreMissing: true });
   }
 

@@ -15,6 +15,7 @@ import { LOOKUP_MISS, NeighbourTable } from '../tables/neighbours.js';
 import { NO_NIC } from '../tables/shared-tables.js';
 import type { PacketPort } from '../io/ports.js';
 import { shiftVnetOffsets } from '../wire/vnet.js';
+import { copyBytes } from '../wire/bytes.js';
 import { ipv6Equals } from '../wire/ipv6.js';
 
 export const PENDING_SLOTS = 32;
@@ -81,8 +82,8 @@ export class PendingQueue {
 
   private store(s: number, family: number, b: Uint8Array, base: number, len: number, now: number): void {
     const dst = s * SLOT_SIZE;
-    this.pool.set(b.subarray(base + VNET_OFF, base + VNET_OFF + 10), dst + VNET_OFF);
-    this.pool.set(b.subarray(base + IP_OFF, base + IP_OFF + len), dst + IP_OFF);
+    copyBytes(this.pool, dst + VNET_OFF, b, base + VNET_OFF, 10);
+    copyBytes(this.pool, dst + IP_OFF, b, base + IP_OFF, len);
     this.used[s] = 1;
     this.family[s] = family;
     this.len[s] = len;

@@ -10,6 +10,8 @@
  * attribute walk of its message; a message body shorter than its fixed header
  * makes the per-message parser throw NetlinkParseError.
  */
+import { parseIpv4 } from '../wire/ipv4.js';
+import { ipv6ToString, parseIpv6 } from '../wire/ipv6-text.js';
 
 // ---------------------------------------------------------------------------
 // Constants
@@ -179,66 +181,22 @@ export function decodeCString(b: Uint8Array): string {
 
 /** Parses dotted-quad IPv4 text into 4 bytes; null when not valid. */
 export function parseIPv4(s: string): Uint8Array | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^[0-9]{1,3}$/.test(p)) return null;
-    if (p.length > 1 && p[0] === '0') return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out[i] = v;
+  try {
+    const v = parseIpv4(s);
+    return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+  } catch {
+    return null;
   }
-  return out;
 }
 
 /** Parses IPv6 text (with "::" and an optional trailing dotted quad) into 16 bytes; null when not valid. */
 export function parseIPv6(s: string): Uint8Array | null {
-  if (s.length === 0 || s.length > 45) return null;
-  const pct = s.indexOf('%');
-  if (pct >= 0) return null;
-  const dbl = s.indexOf('::');
-  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return null;
-  const head = dbl >= 0 ? s.slice(0, dbl) : s;
-  const tail = dbl >= 0 ? s.slice(dbl + 2) : '';
-  const groups = (part: string): number[] | null => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const items = part.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i]!;
-      if (i === items.length - 1 && it.includes('.')) {
-        const v4 = parseIPv4(it);
-        if (!v4) return null;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return null;
-      out.push(parseInt(it, 16));
-    }
-    return out;
-  };
-  const h = groups(head);
-  const t = groups(tail);
-  if (!h || !t) return null;
-  // an embedded IPv4 is only allowed at the very end
-  if (dbl >= 0 && tail === '' && head.includes('.')) return null;
-  let all: number[];
-  if (dbl >= 0) {
-    const fill = 8 - h.length - t.length;
-    if (fill < 1) return null;
-    all = [...h, ...new Array<number>(fill).fill(0), ...t];
-  } else {
-    if (h.length !== 8) return null;
-    all = h;
+  if (s !== s.trim()) return null;
+  try {
+    return parseIpv6(s);
+  } catch {
+    return null;
   }
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    out[i * 2] = all[i]! >> 8;
-    out[i * 2 + 1] = all[i]! & 0xff;
-  }
-  return out;
 }
 
 /** Formats 4 bytes as dotted-quad text. */
@@ -246,27 +204,9 @@ export function formatIPv4(b: Uint8Array, off = 0): string {
   return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-/** Formats 16 bytes as RFC 5952 IPv6 text (lower case, longest zero run compressed). */
+/** Formats 16 bytes as RFC 5952 IPv6 text. */
 export function formatIPv6(b: Uint8Array, off = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[off + i * 2]! << 8) | b[off + i * 2 + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  if (bestLen < 2) bestStart = -1;
-  // IPv4-mapped ::ffff:a.b.c.d
-  if (bestStart === 0 && bestLen === 5 && g[5] === 0xffff) {
-    return `::ffff:${formatIPv4(b, off + 12)}`;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  return ipv6ToString(b, off);
 }
 
 /** Formats an address of the given length (4 or 16 bytes); other lengths as hex. */
