@@ -196,11 +196,14 @@ static napi_value packet_recv_batch(napi_env env, napi_callback_info info) {
   for (int i = 0; i < nfds; i++) {
     pfd[i].fd = fds[i];
     pfd[i].events = POLLIN;
-    pfd[i].revents = 0;
+    /* timeoutMs 0: no poll; every socket is tried once with MSG_DONTWAIT. */
+    pfd[i].revents = timeout == 0 ? POLLIN : 0;
   }
-  int pr = poll(pfd, (nfds_t)nfds, timeout);
-  if (pr < 0) return ipmp_int32(env, errno == EINTR ? 0 : -errno);
-  if (pr == 0) return ipmp_int32(env, 0);
+  if (timeout != 0) {
+    int pr = poll(pfd, (nfds_t)nfds, timeout);
+    if (pr < 0) return ipmp_int32(env, errno == EINTR ? 0 : -errno);
+    if (pr == 0) return ipmp_int32(env, 0);
+  }
 
   struct mmsghdr msgs[IPMP_MAX_BATCH];
   struct iovec iov[IPMP_MAX_BATCH];
@@ -242,6 +245,36 @@ static napi_value packet_recv_batch(napi_env env, napi_callback_info info) {
   }
   if (n == 0 && first_err) return ipmp_int32(env, -first_err);
   return ipmp_int32(env, n);
+}
+
+/*
+ * pollFds(fds, nfds, ready, timeoutMs) -> number of ready fds | 0 | -errno
+ * ready[i] = 1 when fds[i] is readable (or has an error or hangup to report), else 0.
+ * The single wait of a loop that serves several descriptors.
+ */
+static napi_value poll_fds(napi_env env, napi_callback_info info) {
+  static const char fn[] = "pollFds";
+  napi_value argv[4];
+  int32_t *fds, nfds, timeout;
+  size_t nfds_len, nready;
+  uint8_t *ready;
+  CHECK(ipmp_args(env, info, 4, argv));
+  CHECK(ipmp_arg_i32arr(env, argv[0], fn, "fds", &fds, &nfds_len));
+  CHECK(ipmp_arg_int32(env, argv[1], fn, "nfds", &nfds));
+  CHECK(ipmp_arg_u8(env, argv[2], fn, "ready", &ready, &nready));
+  CHECK(ipmp_arg_int32(env, argv[3], fn, "timeoutMs", &timeout));
+  if (nfds < 0 || nfds > IPMP_MAX_FDS || (size_t)nfds > nfds_len || (size_t)nfds > nready)
+    return ipmp_throw_range(env, "%s: nfds must be within 0..min(fds.length, ready.length, %d)", fn, IPMP_MAX_FDS);
+  struct pollfd pfd[IPMP_MAX_FDS];
+  for (int i = 0; i < nfds; i++) {
+    pfd[i].fd = fds[i];
+    pfd[i].events = POLLIN;
+    pfd[i].revents = 0;
+  }
+  int pr = poll(pfd, (nfds_t)nfds, timeout);
+  if (pr < 0) return ipmp_int32(env, errno == EINTR ? 0 : -errno);
+  for (int i = 0; i < nfds; i++) ready[i] = pfd[i].revents != 0;
+  return ipmp_int32(env, pr);
 }
 
 /* packetSendBatch(fds, buf, offs, lens, count) */
@@ -312,5 +345,6 @@ bool ipmp_register_packet(napi_env env, napi_value exports) {
   return ipmp_export(env, exports, "packetOpen", packet_open) &&
          ipmp_export(env, exports, "packetMembership", packet_membership) &&
          ipmp_export(env, exports, "packetRecvBatch", packet_recv_batch) &&
-         ipmp_export(env, exports, "packetSendBatch", packet_send_batch);
+         ipmp_export(env, exports, "packetSendBatch", packet_send_batch) &&
+         ipmp_export(env, exports, "pollFds", poll_fds);
 }

@@ -188,8 +188,12 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
     return ipmp_throw_range(env, "%s: lens has fewer than maxPkts elements", fn);
   if (maxp == 0) return ipmp_int32(env, 0);
 
-  int r = poll_one(fd, timeout);
-  if (r <= 0) return ipmp_int32(env, r);
+  /* timeoutMs 0: the caller already knows (or only asks) whether data is there; the fd is
+     non-blocking, so the first read answers without a poll. */
+  if (timeout != 0) {
+    int r = poll_one(fd, timeout);
+    if (r <= 0) return ipmp_int32(env, r);
+  }
 
   int n = 0, first_err = 0;
   size_t data_cap = (size_t)(slot - doff);

@@ -1,61 +1,175 @@
 /**
- * Starts and stops the forwarding workers (one TX, one RX) and watches their
- * heartbeats. They share the tables, the neighbour table and their counters
- * with the control plane through SharedArrayBuffers.
+ * Starts and stops the forwarding worker(s) and keeps them alive. They share the
+ * tables, the neighbour table and their counters with the control plane through
+ * SharedArrayBuffers, so a worker that is replaced loses nothing: the new one
+ * starts from the same tables, neighbours and counters.
+ *
+ * By default one worker serves both directions; IPMPD_FORWARDING_THREADS=2 runs
+ * one TX and one RX worker instead. A watchdog reads every worker's heartbeat:
+ * a worker that exits, or whose heartbeat does not move for STALL_MS (it beats at
+ * least every POLL_MS while healthy), is logged and replaced. Forwarding is
+ * interrupted for the time of the restart; the NICs' states are not touched, so a
+ * stuck worker never causes a failover.
+ *
+ * Test hooks: when IPMPD_TEST_HOOKS names a file, SIGUSR2 reads it and runs the
+ * hook it names: `stall-forwarding` or `crash-forwarding`.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Counters } from '../tables/counters.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { TablesWriter } from '../tables/shared-tables.js';
-import type { ForwardingWorkerData } from '../dataplane/forwarding-worker.js';
+import {
+  HB_BEAT, HB_HOOK, HB_WORDS, HOOK_CRASH, HOOK_STALL,
+  type ForwardingRole, type ForwardingWorkerData,
+} from '../dataplane/worker-protocol.js';
 
 const WORKER_URL = new URL('../dataplane/forwarding-worker.js', import.meta.url);
 const STOP_TIMEOUT_MS = 3000;
+const START_TIMEOUT_MS = 10_000;
+/** A worker whose heartbeat has not moved for this long is stuck. */
+export const STALL_MS = 2000;
+/** How often the watchdog looks. */
+const WATCH_MS = 250;
+/** Restart delay after a failure; doubles while failures follow each other, up to RESTART_MAX_MS. */
+const RESTART_MIN_MS = 50;
+const RESTART_MAX_MS = 5000;
+/** A worker that ran this long before failing resets the restart delay. */
+const STABLE_MS = 30_000;
+
+type Log = (level: 'err' | 'info' | 'debug', text: string) => void;
+
+interface Slot {
+  role: ForwardingRole;
+  worker: Worker | null;
+  beat: Int32Array;
+  lastBeat: number;
+  lastMove: number;
+  startedAt: number;
+  restarts: number;
+  delayMs: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/** Roles from IPMPD_FORWARDING_THREADS: 1 (default) or 2. */
+export function forwardingRoles(env: NodeJS.ProcessEnv = process.env): ForwardingRole[] {
+  return env.IPMPD_FORWARDING_THREADS === '2' ? ['tx', 'rx'] : ['both'];
+}
 
 export class Forwarding {
   readonly txCounters = new Counters();
   readonly rxCounters = new Counters();
   readonly neighbours = new NeighbourTable();
-  private workers: Worker[] = [];
-  private readonly beats: Int32Array[] = [];
+  private slots: Slot[] = [];
+  private watchdog: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly onHook = (): void => this.runTestHook();
 
-  constructor(private readonly tables: TablesWriter, private readonly tunFd: number,
-    private readonly log: (level: 'err' | 'info' | 'debug', text: string) => void) {}
+  constructor(private readonly tables: TablesWriter, private readonly tunFd: number, private readonly log: Log,
+    private readonly roles: ForwardingRole[] = forwardingRoles()) {}
 
   async start(): Promise<void> {
-    const roles: Array<'tx' | 'rx'> = ['tx', 'rx'];
-    await Promise.all(roles.map((role) => this.spawn(role)));
+    this.stopping = false;
+    this.slots = this.roles.map((role) => ({
+      role, worker: null, beat: new Int32Array(new SharedArrayBuffer(4 * HB_WORDS)), lastBeat: 0,
+      lastMove: Date.now(), startedAt: Date.now(), restarts: 0, delayMs: RESTART_MIN_MS, timer: null,
+    }));
+    await Promise.all(this.slots.map((s) => this.spawn(s)));
+    this.watchdog = setInterval(() => this.watch(), WATCH_MS);
+    this.watchdog.unref();
+    if (process.env.IPMPD_TEST_HOOKS) process.on('SIGUSR2', this.onHook);
   }
 
-  private spawn(role: 'tx' | 'rx'): Promise<void> {
-    const heartbeat = new SharedArrayBuffer(4);
+  private spawn(slot: Slot): Promise<void> {
     const data: ForwardingWorkerData = {
-      role, tunFd: this.tunFd, tables: this.tables.view.sab, neighbours: this.neighbours.sab,
-      counters: role === 'tx' ? this.txCounters.sab : this.rxCounters.sab, heartbeat,
+      role: slot.role, tunFd: this.tunFd, tables: this.tables.view.sab, neighbours: this.neighbours.sab,
+      txCounters: this.txCounters.sab, rxCounters: this.rxCounters.sab, heartbeat: slot.beat.buffer as SharedArrayBuffer,
     };
-    const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-${role}` });
-    this.workers.push(w);
-    this.beats.push(new Int32Array(heartbeat));
-    w.on('error', (e) => this.log('err', `forwarding worker ${role} failed: ${e.message}`));
+    Atomics.store(slot.beat, HB_HOOK, 0);
+    const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-${slot.role}` });
+    slot.worker = w;
+    slot.startedAt = Date.now();
+    slot.lastMove = slot.startedAt;
+    slot.lastBeat = Atomics.load(slot.beat, HB_BEAT);
+    w.on('error', (e) => this.log('err', `forwarding worker ${slot.role} failed: ${e.message}`));
+    w.on('exit', (code) => {
+      if (slot.worker !== w) return;
+      slot.worker = null;
+      if (this.stopping || !this.watchdog) return;
+      this.log('err', `forwarding worker ${slot.role} exited (code ${code}): restarting it`);
+      this.scheduleRestart(slot);
+    });
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`forwarding worker ${role} did not start`)), 10_000);
+      const t = setTimeout(() => reject(new Error(`forwarding worker ${slot.role} did not start`)), START_TIMEOUT_MS);
       w.once('message', () => { clearTimeout(t); resolve(); });
-      w.once('exit', (code) => { clearTimeout(t); reject(new Error(`forwarding worker ${role} exited with ${code}`)); });
+      w.once('exit', (code) => { clearTimeout(t); reject(new Error(`forwarding worker ${slot.role} exited with ${code}`)); });
     });
   }
 
-  /** Sum of the workers' heartbeat counters: moves while both loop. */
+  private scheduleRestart(slot: Slot): void {
+    if (slot.timer || this.stopping) return;
+    if (Date.now() - slot.startedAt >= STABLE_MS) slot.delayMs = RESTART_MIN_MS;
+    const delay = slot.delayMs;
+    slot.delayMs = Math.min(RESTART_MAX_MS, slot.delayMs * 2);
+    slot.timer = setTimeout(() => {
+      slot.timer = null;
+      if (this.stopping) return;
+      slot.restarts++;
+      this.spawn(slot).then(
+        () => this.log('info', `forwarding worker ${slot.role} restarted (${slot.restarts} restart(s))`),
+        (e: Error) => { this.log('err', e.message); this.scheduleRestart(slot); });
+    }, delay);
+  }
+
+  /** The watchdog: replaces a worker whose heartbeat stopped moving. */
+  private watch(): void {
+    const now = Date.now();
+    for (const s of this.slots) {
+      const b = Atomics.load(s.beat, HB_BEAT);
+      if (b !== s.lastBeat) { s.lastBeat = b; s.lastMove = now; continue; }
+      const w = s.worker;
+      if (!w || this.stopping || now - s.lastMove < STALL_MS) continue;
+      this.log('err', `forwarding worker ${s.role} stalled (no progress for ${now - s.lastMove} ms): restarting it`);
+      s.worker = null;
+      void w.terminate();
+      this.scheduleRestart(s);
+    }
+  }
+
+  private runTestHook(): void {
+    let name = '';
+    try { name = readFileSync(process.env.IPMPD_TEST_HOOKS ?? '', 'utf8').trim(); } catch { /* no hook */ }
+    const cmd = name === 'stall-forwarding' ? HOOK_STALL : name === 'crash-forwarding' ? HOOK_CRASH : 0;
+    this.log('info', `test hook: ${name || '(none)'}`);
+    if (cmd && this.slots[0]) Atomics.store(this.slots[0].beat, HB_HOOK, cmd);
+  }
+
+  /** Heartbeat counters of the workers: they move while the workers loop. */
   heartbeats(): number[] {
-    return this.beats.map((b) => Atomics.load(b, 0));
+    return this.slots.map((s) => Atomics.load(s.beat, HB_BEAT));
+  }
+
+  /** Restarts of each worker since start. */
+  restarts(): number[] {
+    return this.slots.map((s) => s.restarts);
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    process.removeListener('SIGUSR2', this.onHook);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    for (const s of this.slots) if (s.timer) { clearTimeout(s.timer); s.timer = null; }
     this.tables.requestStop();
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
-      const t = setTimeout(() => { void w.terminate().then(() => resolve()); }, STOP_TIMEOUT_MS);
-      w.once('exit', () => { clearTimeout(t); resolve(); });
-    })));
-    this.workers = [];
+    await Promise.all(this.slots.map((s) => {
+      const w = s.worker;
+      if (!w) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const t = setTimeout(() => { void w.terminate().then(() => resolve()); }, STOP_TIMEOUT_MS);
+        w.once('exit', () => { clearTimeout(t); resolve(); });
+      });
+    }));
+    this.slots = [];
   }
 }

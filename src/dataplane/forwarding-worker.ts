@@ -1,46 +1,102 @@
 /**
- * Entry point of a forwarding worker thread. Role `tx` runs ipmp0 → NICs,
- * role `rx` runs NICs → ipmp0. Each loops on one blocking batched native call
- * (bounded by POLL_MS) until the control plane sets the stop flag, so the
- * forwarding never runs on the daemon's event loop and the reverse.
+ * Entry point of a forwarding worker thread.
+ *
+ * Role `both` (the default) serves both directions in one thread: one poll over
+ * the TUN and every NIC's packet socket, then a TX batch (ipmp0 → NICs) when the
+ * TUN is readable and an RX batch (NICs → ipmp0) when a NIC is. After a batch that
+ * moved packets it looks again without sleeping, so a reply the kernel produced
+ * while the batch was sent (a ping answered by a peer, a TCP ACK) is forwarded
+ * without a thread wake-up. Roles `tx` and `rx` run one direction each, in two
+ * threads. Every loop is bounded by POLL_MS, so the stop flag and the tables are
+ * looked at regularly; the forwarding never runs on the daemon's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from '../io/native.js';
 import { nativePacketPort, nativeTunPort } from '../io/native-ports.js';
 import { Counters } from '../tables/counters.js';
 import { NeighbourTable } from '../tables/neighbours.js';
-import { TablesView } from '../tables/shared-tables.js';
+import { MAX_NICS, TablesView } from '../tables/shared-tables.js';
+import { POLL_MS } from './layout.js';
 import { RxPath } from './rx-path.js';
 import { TxPath } from './tx-path.js';
+import { HB_BEAT, HB_HOOK, HOOK_CRASH, HOOK_NONE, HOOK_STALL, type ForwardingWorkerData } from './worker-protocol.js';
 
-export interface ForwardingWorkerData {
-  role: 'tx' | 'rx';
-  tunFd: number;
-  tables: SharedArrayBuffer;
-  neighbours: SharedArrayBuffer;
-  counters: SharedArrayBuffer;
-  /** Heartbeat: the worker bumps word 0 every loop so the owner can tell it is alive. */
-  heartbeat: SharedArrayBuffer;
-}
+/** How long TX may go without servicing its pending (ARP/ND) queue while only RX is busy. */
+const TX_SERVICE_MS = 10;
 
 function main(): void {
   const d = workerData as ForwardingWorkerData;
   const native = loadNative();
   const view = new TablesView(d.tables);
   const neigh = new NeighbourTable(d.neighbours);
-  const counters = new Counters(d.counters);
   const tun = nativeTunPort(native, d.tunFd);
   const port = nativePacketPort(native);
   const beat = new Int32Array(d.heartbeat);
-  const path = d.role === 'tx'
-    ? new TxPath(view, neigh, counters, tun, port)
-    : new RxPath(view, neigh, counters, tun, port);
+  const tx = d.role === 'rx' ? null : new TxPath(view, neigh, new Counters(d.txCounters), tun, port);
+  const rx = d.role === 'tx' ? null : new RxPath(view, neigh, new Counters(d.rxCounters), tun, port);
   parentPort?.postMessage({ ready: d.role });
-  while (!view.stopRequested()) {
-    path.runOnce();
-    Atomics.add(beat, 0, 1);
+  if (tx && rx) loopBoth(native, view, d.tunFd, tx, rx, beat);
+  else {
+    const path = (tx ?? rx) as TxPath | RxPath;
+    while (!view.stopRequested()) {
+      path.runOnce();
+      Atomics.add(beat, HB_BEAT, 1);
+      if (Atomics.load(beat, HB_HOOK) !== HOOK_NONE) testHook(beat);
+    }
   }
   parentPort?.postMessage({ stopped: d.role });
+}
+
+function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd: number, tx: TxPath, rx: RxPath,
+  beat: Int32Array): void {
+  // fds[0] is the TUN, fds[1..] the present NICs' packet sockets.
+  const fds = new Int32Array(1 + MAX_NICS);
+  const ready = new Uint8Array(1 + MAX_NICS);
+  fds[0] = tunFd;
+  let nfds = 1;
+  let gen = -1;
+  let moved = false;
+  let lastTx = performance.now();
+  while (!view.stopRequested()) {
+    tx.tables.refresh();
+    rx.tables.refresh();
+    const t = tx.tables;
+    if (t.generation !== gen) {
+      gen = t.generation;
+      nfds = 1;
+      for (let s = 0; s < t.nicCount; s++) if (t.nicPresent[s] && t.nicFd[s] >= 0) fds[nfds++] = t.nicFd[s];
+    }
+    // After a batch that moved packets, look again without waiting: the kernel often
+    // produced the answer while the batch was being sent.
+    const n = native.pollFds(fds, nfds, ready, moved ? 0 : POLL_MS);
+    let count = 0;
+    const now = performance.now();
+    if ((n > 0 && ready[0]) || n <= 0 || now - lastTx >= TX_SERVICE_MS) {
+      count += tx.runOnce(0);
+      lastTx = now;
+    }
+    if (n > 0) {
+      let nic = false;
+      for (let i = 1; i < nfds; i++) if (ready[i]) { nic = true; break; }
+      if (nic) count += rx.runOnce(0);
+    } else if (nfds === 1) {
+      rx.runOnce(0);
+    }
+    moved = count > 0;
+    Atomics.add(beat, HB_BEAT, 1);
+    if (Atomics.load(beat, HB_HOOK) !== HOOK_NONE) testHook(beat);
+  }
+}
+
+/** Test hooks (see HB_HOOK): enabled by the owner only under IPMPD_TEST_HOOKS=1. */
+function testHook(beat: Int32Array): void {
+  const cmd = Atomics.exchange(beat, HB_HOOK, HOOK_NONE);
+  if (cmd === HOOK_STALL) {
+    // Blocks until terminated, without heartbeats, like a worker stuck in a call.
+    const never = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) Atomics.wait(never, 0, 0);
+  }
+  if (cmd === HOOK_CRASH) throw new Error('test hook: forwarding worker crash');
 }
 
 main();

@@ -70,6 +70,7 @@ export interface NativeAddon {
    * base+vnetOff and the rest at base+dataOff; with vnetOff < 0 a plain read at
    * base+dataOff. lens[i] receives the length of the data part (excluding the
    * vnet header). Returns the number of packets (0 on timeout) or -errno.
+   * timeoutMs 0 does not poll: it reads what is there (the fd is non-blocking).
    */
   tunReadBatch(fd: number, buf: Uint8Array, slotSize: number, vnetOff: number, dataOff: number,
     maxPkts: number, lens: Int32Array, timeoutMs: number): number;
@@ -87,6 +88,7 @@ export interface NativeAddon {
    * slots of buf (slot base i*slotSize, data written at base+dataOff) until maxPkts.
    * lens[i] = bytes received (vnet header included when the socket has one),
    * srcIdx[i] = index into fds of the socket it came from. Returns count or -errno.
+   * timeoutMs 0 does not poll: each socket is tried once without waiting.
    */
   packetRecvBatch(fds: Int32Array, nfds: number, buf: Uint8Array, slotSize: number, dataOff: number,
     maxPkts: number, lens: Int32Array, srcIdx: Int32Array, timeoutMs: number): number;
@@ -96,6 +98,12 @@ export interface NativeAddon {
    * sent or -errno when none was.
    */
   packetSendBatch(fds: Int32Array, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number): number;
+  /**
+   * Waits up to timeoutMs (0: does not wait) for any of fds[0..nfds) to be readable;
+   * ready[i] = 1 for each readable one (error and hangup included), else 0.
+   * Returns the number ready, 0 on timeout, or -errno.
+   */
+  pollFds(fds: Int32Array, nfds: number, ready: Uint8Array, timeoutMs: number): number;
   /** One send (MSG_DONTWAIT) of len bytes at off. Returns bytes or -errno. */
   send(fd: number, buf: Uint8Array, off: number, len: number): number;
   /**

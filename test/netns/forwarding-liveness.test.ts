@@ -1,0 +1,112 @@
+// Forwarding worker liveness: a forwarding worker that stops looping (stall) or dies (crash)
+// is noticed by the daemon's watchdog, logged and replaced; traffic flows again with the same
+// tables and no NIC is declared failed, even with probe-based failure detection whose
+// detection time (1 s) is shorter than the stall. The fault comes from the daemon's test hook
+// (IPMPD_TEST_HOOKS names a file; SIGUSR2 runs the hook written in it).
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labUp, labDown, labDownSync, execIn, hostNs, waitFor, type LabInfo } from '../../src/lab/lab.js';
+import { uniquePrefix } from '../../src/lab/fixture.js';
+import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { STALL_MS } from '../../src/daemon/forwarding.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
+const TUN = `ipl${process.pid % 100000}`;
+const PEER = '198.18.0.1';
+const NICS = ['eth0', 'eth1'];
+
+async function pingOnce(ns: string, target: string, waitS = 1): Promise<boolean> {
+  try {
+    await execIn(ns, ['ping', '-n', '-q', '-c', '1', '-W', String(waitS), target], { timeoutMs: (waitS + 5) * 1000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
+  let lab: LabInfo;
+  let d: RunningDaemon;
+  const dir = mkdtempSync(join(tmpdir(), 'ipmp-liveness-'));
+  const hookFile = join(dir, 'hook');
+  const prefix = uniquePrefix();
+
+  before(async () => {
+    lab = await labUp({ prefix, nics: 2 });
+    const yaml = [
+      'FAILURE_DETECTION_TIME: 1000',
+      'groups:',
+      `  ${TUN}:`,
+      '    interfaces:',
+      ...lab.nics.map((n) => `      ${n.name}: { test-address: ${n.testAddress} }`),
+      '    addresses: [198.18.0.10/24, 198.18.0.11/24]',
+      `    targets: [${PEER}]`,
+      '',
+    ].join('\n');
+    // The daemon inherits the environment; the hook is enabled for it alone.
+    process.env.IPMPD_TEST_HOOKS = hookFile;
+    try {
+      d = await startDaemon(prefix, yaml);
+    } finally {
+      delete process.env.IPMPD_TEST_HOOKS;
+    }
+    await waitFor('both NICs ok with probes', async () => {
+      const s = await snapshot(d.socket);
+      return NICS.every((n) => s.interfaces.some((i) => i.name === n && i.state === 'ok' && i.probe === 'ok'));
+    }, 20_000, 100);
+    await waitFor('ping through ipmp0', () => pingOnce(hostNs(prefix), PEER), 10_000, 100);
+  });
+
+  after(async () => {
+    try { if (d) await d.stop(); } finally {
+      try { await labDown(prefix); } catch { labDownSync(prefix); }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  async function fault(hook: string, logged: RegExp): Promise<void> {
+    const from = d.log().length;
+    writeFileSync(hookFile, `${hook}\n`);
+    process.kill(d.pid, 'SIGUSR2');
+    await d.waitLog(`test hook: ${hook}`, 5_000, from);
+    const t0 = Date.now();
+    await d.waitLog(logged, STALL_MS + 8_000, from);
+    await d.waitLog(/forwarding worker \w+ restarted/, 10_000, from);
+    const restartMs = Date.now() - t0;
+    // Traffic flows again, through the same tables (addresses, routes, neighbours).
+    await waitFor('ping after the restart', () => pingOnce(hostNs(prefix), PEER), 10_000, 50);
+    const s = await snapshot(d.socket);
+    for (const n of NICS) {
+      const i = s.interfaces.find((x) => x.name === n);
+      assert.equal(i?.state, 'ok', `${n} after the ${hook} (${restartMs} ms): ${JSON.stringify(i)}`);
+      assert.equal(i?.active, true);
+    }
+    assert.equal(s.groups[0].state, 'ok');
+    assert.equal(s.addresses.filter((a) => a.inbound !== '').length, 2, JSON.stringify(s.addresses));
+    const since = d.log().slice(from);
+    assert.doesNotMatch(since, /IP interface failure detected|All IP interfaces in group/, d.tail(30));
+  }
+
+  it('replaces a stalled worker: logged, traffic again, no NIC failure', async () => {
+    const from = d.log().length;
+    const stalled = fault('stall-forwarding', /forwarding worker \w+ stalled \(no progress for \d+ ms\): restarting it/);
+    // While the worker is stuck nothing is forwarded: the stall is real.
+    await d.waitLog('test hook: stall-forwarding', 5_000, from);
+    assert.equal(await pingOnce(hostNs(prefix), PEER, 1), false, 'a ping went through a stalled worker');
+    await stalled;
+  });
+
+  it('replaces a crashed worker: logged, traffic again, no NIC failure', async () => {
+    await fault('crash-forwarding', /forwarding worker \w+ exited \(code 1\): restarting it/);
+  });
+
+  it('the daemon is still whole: snapshot answers and the log names each restart once', async () => {
+    const restarts = d.log().match(/forwarding worker \w+ restarted/g) ?? [];
+    assert.equal(restarts.length, 2, d.tail(20));
+    assert.ok(d.alive());
+  });
+});
