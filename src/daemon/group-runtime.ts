@@ -17,6 +17,7 @@ import { Forwarding } from './forwarding.js';
 import { HostIsolation, statePath } from './host-isolation.js';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isIP } from 'node:net';
 import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
 import type { DaemonConfig, GroupConfig, IpPrefix } from './config-types.js';
 import type { ProbeEvent, Snapshot } from './protocol.js';
@@ -42,6 +43,15 @@ function ipBytes(family: 4 | 6, address: string): Uint8Array {
   if (family === 6) return parseIpv6(address);
   const v = parseIpv4(address);
   return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+}
+
+/**
+ * False for a route whose next hop is of the other family (RTA_VIA, RFC 5549): the
+ * data plane resolves next hops of the packet's own family only, so such a route is
+ * left out and its destinations count as no_route.
+ */
+function gatewayOfFamily(family: 4 | 6, r: RouteInfo): boolean {
+  return r.gateway === null || isIP(r.gateway) === family;
 }
 
 export class GroupRuntime {
@@ -255,7 +265,7 @@ export class GroupRuntime {
     const routes: RouteEntry[] = [];
     for (const fam of [4, 6] as const) {
       for (const r of this.rtnl.getRoutes(fam)) {
-        if (!this.isOurRoute(r)) continue;
+        if (!this.isOurRoute(r) || !gatewayOfFamily(fam, r)) continue;
         routes.push({
           family: fam, dst: ipBytes(fam, r.dst), plen: r.dstLen, metric: r.priority,
           gateway: r.gateway ? ipBytes(fam, r.gateway) : null,
@@ -268,7 +278,7 @@ export class GroupRuntime {
 
   /** IPv4 next hops of the routes through ipmp0 (router probe targets). */
   private gateways4(): string[] {
-    return this.rtnl.getRoutes(4).filter((r) => this.isOurRoute(r) && r.gateway).map((r) => r.gateway as string);
+    return this.rtnl.getRoutes(4).filter((r) => this.isOurRoute(r) && r.gateway && gatewayOfFamily(4, r)).map((r) => r.gateway as string);
   }
 
   private isOurRoute(r: RouteInfo): boolean {

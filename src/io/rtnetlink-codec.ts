@@ -813,9 +813,21 @@ export function encodeAddrMsg(type: number, flags: number, seq: number, a: AddrI
   attrs.push(encodeAttr(IFA_ADDRESS, a.peer !== undefined ? ipToBytes(a.family, a.peer) : bytes));
   if (a.family === 4 || a.peer !== undefined) attrs.push(encodeAttr(IFA_LOCAL, bytes));
   if (a.label !== undefined) attrs.push(attrString(IFA_LABEL, a.label));
-  if (a.broadcast !== undefined) attrs.push(encodeAttr(IFA_BROADCAST, ipToBytes(4, a.broadcast)));
+  if (a.broadcast !== undefined) attrs.push(encodeAttr(IFA_BROADCAST, ipToBytes(a.family, a.broadcast)));
   attrs.push(attrU32(IFA_FLAGS, a.flags));
   return encodeMessage(type, flags, seq, 0, body, attrs);
+}
+
+/** RTA_GATEWAY for a next hop of the route's family, else RTA_VIA (address family + address, RFC 5549). */
+function gatewayAttr(family: 4 | 6, gw: string): Uint8Array {
+  const own = family === 4 ? parseIPv4(gw) : parseIPv6(gw);
+  if (own) return encodeAttr(RTA_GATEWAY, own);
+  const other = family === 4 ? parseIPv6(gw) : parseIPv4(gw);
+  if (!other) throw new Error(`invalid gateway address: ${JSON.stringify(gw)}`);
+  const via = new Uint8Array(2 + other.length);
+  dv(via).setUint16(0, family === 4 ? AF_INET6 : AF_INET, true);
+  via.set(other, 2);
+  return encodeAttr(RTA_VIA, via);
 }
 
 /** RTM_NEWROUTE / RTM_DELROUTE as the kernel would send it. */
@@ -828,12 +840,16 @@ export function encodeRouteMsg(type: number, flags: number, seq: number, r: Rout
   body[6] = r.scope;
   body[7] = r.type;
   const attrs: Uint8Array[] = [attrU32(RTA_TABLE, r.table)];
-  if (r.dstLen > 0) attrs.push(encodeAttr(RTA_DST, ipToBytes(r.family, r.dst)));
+  const dst = ipToBytes(r.family, r.dst);
+  if (r.dstLen > 0 || dst.some((x) => x !== 0)) attrs.push(encodeAttr(RTA_DST, dst));
   if (r.priority) attrs.push(attrU32(RTA_PRIORITY, r.priority));
   if (r.prefsrc !== undefined) attrs.push(encodeAttr(RTA_PREFSRC, ipToBytes(r.family, r.prefsrc)));
-  if (r.multipath && r.multipath.length > 0) {
+  // A multipath route carries its next hops in RTA_MULTIPATH; a top-level gateway or oif
+  // is added only where it differs from what the first next hop gives the decoder.
+  const first = r.multipath?.[0];
+  if (r.multipath) {
     const hops = r.multipath.map((h) => {
-      const gw = h.gateway !== null ? encodeAttr(RTA_GATEWAY, ipToBytes(r.family, h.gateway)) : new Uint8Array(0);
+      const gw = h.gateway !== null ? gatewayAttr(r.family, h.gateway) : new Uint8Array(0);
       const nh = new Uint8Array(RTNEXTHOP_LEN + gw.length);
       const v = dv(nh);
       v.setUint16(0, nh.length, true);
@@ -843,10 +859,9 @@ export function encodeRouteMsg(type: number, flags: number, seq: number, r: Rout
       return nh;
     });
     attrs.push(encodeAttr(RTA_MULTIPATH, concat(hops)));
-  } else {
-    if (r.gateway !== null) attrs.push(encodeAttr(RTA_GATEWAY, ipToBytes(r.family, r.gateway)));
-    if (r.oif) attrs.push(attrU32(RTA_OIF, r.oif));
   }
+  if (r.gateway !== null && r.gateway !== first?.gateway) attrs.push(gatewayAttr(r.family, r.gateway));
+  if (r.oif && r.oif !== first?.oif) attrs.push(attrU32(RTA_OIF, r.oif));
   return encodeMessage(type, flags, seq, 0, body, attrs);
 }
 
