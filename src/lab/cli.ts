@@ -7,13 +7,14 @@ import type { LabInfo, LabOptions, LabStatus, PortStatus, SwitchMode } from './l
 
 const USAGE = `usage: ipmp lab up [--nics N] [--standby K] [--switches one|per-nic] [--rate RATE] [--prefix P] [--force] [--json]
        ipmp lab down [--prefix P]
-       ipmp lab fail IF [--silent] [--prefix P]
+       ipmp lab fail IF [--silent|--delete] [--prefix P]
        ipmp lab repair IF [--prefix P]
        ipmp lab status [--prefix P] [--json]
        ipmp lab demo
 IF is a host NIC (eth0, meaning its switch port) or a switch port (swp0, upl0, cpl0, peerp0).
 fail: the switch port goes down and the NIC loses carrier; --silent: the port is detached
-from its bridge, carrier stays up and frames are dropped both ways. repair undoes either.
+from its bridge, carrier stays up and frames are dropped both ways; --delete: the NIC (its
+veth pair) is deleted. repair undoes any of them (a deleted NIC is re-created as it was).
 Defaults: --nics 2 --standby 0 --switches one --prefix ${DEFAULT_PREFIX}, no rate limit.`;
 
 
@@ -24,11 +25,11 @@ interface Parsed {
 }
 
 const VALUED = new Set(['nics', 'standby', 'switches', 'rate', 'prefix']);
-const BOOLEAN = new Set(['force', 'silent', 'json', 'help']);
+const BOOLEAN = new Set(['force', 'silent', 'delete', 'json', 'help']);
 const ALLOWED: Record<string, string[]> = {
   up: ['nics', 'standby', 'switches', 'rate', 'prefix', 'force', 'json'],
   down: ['prefix'],
-  fail: ['silent', 'prefix'],
+  fail: ['silent', 'delete', 'prefix'],
   repair: ['prefix'],
   status: ['prefix', 'json'],
 };
@@ -52,6 +53,7 @@ function parse(argv: string[]): Parsed {
   const allowed = ALLOWED[verb];
   if (!allowed) throw new LabError(verb ? `unknown command '${verb}'` : 'missing command');
   for (const f of out.flags.keys()) if (!allowed.includes(f)) throw new LabError(`${verb}: option --${f} does not apply`);
+  if (out.flags.has('silent') && out.flags.has('delete')) throw new LabError('fail: --silent and --delete exclude each other');
   if (out.positional.length !== POSITIONALS[verb]) {
     throw new LabError(POSITIONALS[verb] ? `${verb}: expected one interface name` : `${verb}: unexpected argument '${out.positional[0]}'`);
   }
@@ -83,7 +85,7 @@ export function formatUp(info: LabInfo): string {
 
 function portText(p: PortStatus | null): string {
   if (!p) return '-';
-  return `${p.name} ${!p.up ? 'down' : p.attached ? 'up' : 'detached'}`;
+  return `${p.name} ${p.fault === 'deleted' ? 'deleted' : !p.up ? 'down' : p.attached ? 'up' : 'detached'}`;
 }
 
 function faultText(port: PortStatus | null, uplink: PortStatus | null): string {
@@ -149,10 +151,14 @@ async function runVerb(p: Parsed): Promise<number> {
     case 'down':
       await labDown(prefix);
       return 0;
-    case 'fail':
-      await labFail(prefix, p.positional[0], { silent: p.flags.has('silent') });
-      process.stdout.write(`${p.positional[0]}: ${p.flags.has('silent') ? 'silent fault (frames dropped, carrier up)' : 'link down'}\n`);
+    case 'fail': {
+      const silent = p.flags.has('silent');
+      const del = p.flags.has('delete');
+      await labFail(prefix, p.positional[0], { silent, delete: del });
+      const what = del ? 'deleted' : silent ? 'silent fault (frames dropped, carrier up)' : 'link down';
+      process.stdout.write(`${p.positional[0]}: ${what}\n`);
       return 0;
+    }
     case 'repair':
       await labRepair(prefix, p.positional[0]);
       process.stdout.write(`${p.positional[0]}: repaired\n`);

@@ -5,7 +5,11 @@
 //                     addresses and no IPv6 link-local, so the switch namespace answers
 //                     nothing). The state is visible in `ip link` (no master), so status
 //                     reads faults from the kernel and needs no bookkeeping.
-//   repair IF         re-attaches the port to its bridge and sets it up (undoes either).
+//   fail IF --delete  the NIC is deleted (its veth pair, so the switch port goes too): the
+//                     host namespace sees the link vanish, as when a NIC is unplugged or its
+//                     driver unloaded. Only for host NICs.
+//   repair IF         re-creates a deleted NIC (same name, MAC, bridge and rate), admin up;
+//                     otherwise re-attaches the port to its bridge and sets it up.
 // IF is a host NIC (eth<i>, meaning its switch port swp<i>) or a switch-side port by name:
 // swp<i>, peerp0, and with per-nic switches the uplink upl<i> (NIC bridge side) or cpl<i>
 // (core side); failing an uplink cuts the NIC off while its carrier stays up.
@@ -13,7 +17,7 @@
 import { LabError, run, waitFor } from './exec.js';
 import { readLabInfo, stateFile } from './state.js';
 import { hostCarrier } from './status.js';
-import type { LabInfo, NicInfo } from './topology.js';
+import { buildNicLink, type LabInfo, type NicInfo } from './topology.js';
 
 /** Time allowed for the host NIC's carrier to follow a link fault or repair (ms). */
 const CARRIER_TIMEOUT_MS = 5_000;
@@ -49,11 +53,43 @@ async function waitCarrier(prefix: string, nic: NicInfo | null, want: boolean): 
     async () => (await hostCarrier(prefix, nic.name)) === want, CARRIER_TIMEOUT_MS);
 }
 
-/** Injects a link fault (carrier loss) or, with silent, a probe-only fault (frames dropped). */
-export async function labFail(prefix: string, ifname: string, opts: { silent?: boolean } = {}): Promise<void> {
+/** Time allowed for a deleted NIC to disappear from the host namespace (ms). */
+const DELETE_TIMEOUT_MS = 5_000;
+
+export interface FailOptions {
+  /** Carrier stays up, frames are dropped both ways. */
+  silent?: boolean;
+  /** The NIC is deleted. */
+  delete?: boolean;
+}
+
+async function linkExists(ns: string, ifname: string): Promise<boolean> {
+  try {
+    await run(['ip', '-n', ns, 'link', 'show', 'dev', ifname]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Injects a link fault (carrier loss), with silent a probe-only fault (frames dropped), or
+ * with delete removes the NIC.
+ */
+export async function labFail(prefix: string, ifname: string, opts: FailOptions = {}): Promise<void> {
   const info = requireInfo(prefix);
   const t = resolveTarget(info, ifname);
   const sw = info.namespaces.sw;
+  if (opts.silent && opts.delete) throw new LabError('fail: --silent and --delete exclude each other');
+  if (opts.delete) {
+    if (!t.nic) throw new LabError(`fail --delete: '${ifname}' is not a host NIC or its switch port`);
+    const nic = t.nic;
+    if (!(await linkExists(sw, nic.switchPort))) throw new LabError(`fail --delete: ${nic.name} is already deleted`);
+    await run(['ip', '-n', sw, 'link', 'del', nic.switchPort]);
+    await waitFor(`${nic.name} gone from ${info.namespaces.host}`,
+      async () => !(await linkExists(info.namespaces.host, nic.name)), DELETE_TIMEOUT_MS);
+    return;
+  }
   if (opts.silent) {
     await run(['ip', '-n', sw, 'link', 'set', t.port, 'nomaster']);
     await run(['ip', '-n', sw, 'link', 'set', t.port, 'up']);
@@ -64,11 +100,23 @@ export async function labFail(prefix: string, ifname: string, opts: { silent?: b
   }
 }
 
-/** Undoes either fault: the port goes back into its bridge, admin up. */
+/** Undoes any fault: a deleted NIC is re-created; the port goes back into its bridge, admin up. */
 export async function labRepair(prefix: string, ifname: string): Promise<void> {
   const info = requireInfo(prefix);
   const t = resolveTarget(info, ifname);
   const sw = info.namespaces.sw;
+  if (t.nic && !(await linkExists(sw, t.port))) {
+    const nic = t.nic;
+    // A half-deleted pair cannot exist (deleting one veth end deletes both), but the host end
+    // may have been renamed or moved by hand: refuse rather than guess.
+    if (await linkExists(info.namespaces.host, nic.name)) {
+      throw new LabError(`repair: ${nic.name} exists in ${info.namespaces.host} but its switch port ${nic.switchPort} does not`);
+    }
+    await buildNicLink(info, nic);
+    await run(['ip', '-n', info.namespaces.host, 'link', 'set', nic.name, 'up']);
+    await waitCarrier(prefix, nic, true);
+    return;
+  }
   await run(['ip', '-n', sw, 'link', 'set', t.port, 'master', t.bridge]);
   await run(['ip', '-n', sw, 'link', 'set', t.port, 'up']);
   await waitCarrier(prefix, t.nic, true);

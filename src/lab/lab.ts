@@ -13,6 +13,7 @@ export { hostNs, peerNs, swNs, planLab, parseRate, tbfParams, DEFAULT_PREFIX } f
 export type { LabInfo, LabOptions, NicInfo, SwitchMode } from './topology.js';
 export { readLabInfo, stateFile } from './state.js';
 export { labFail, labRepair } from './faults.js';
+export type { FailOptions } from './faults.js';
 export { labStatus, hostCarrier } from './status.js';
 export type { LabStatus, LinkStatus, PortStatus, FaultKind } from './status.js';
 

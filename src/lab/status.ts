@@ -2,12 +2,13 @@
 // per NIC as the host namespace sees it, switch port state, tbf rates, and faults.
 //   link fault   = switch-side port admin down (the host NIC loses carrier)
 //   silent fault = switch-side port detached from its bridge (carrier stays up, no frames pass)
+//   deleted      = a NIC's switch port is gone (its veth pair was deleted with it)
 
 import { execIn, run } from './exec.js';
 import { hostNs, swNs, type LabInfo } from './topology.js';
 import { labNamespaces, readLabInfo } from './state.js';
 
-export type FaultKind = 'none' | 'link' | 'silent';
+export type FaultKind = 'none' | 'link' | 'silent' | 'deleted';
 
 export interface PortStatus {
   name: string;
@@ -119,7 +120,9 @@ export async function labStatus(prefix: string): Promise<LabStatus> {
       operstate: l?.operstate ?? null,
       standby: nic.standby,
       rate: hostRates.get(nic.name) ?? null,
-      port: nic.switchPort ? portStatus(swLinks, swRates, nic.switchPort) : null,
+      port: nic.switchPort
+        ? portStatus(swLinks, swRates, nic.switchPort) ?? { name: nic.switchPort, up: false, attached: false, fault: 'deleted', rate: null }
+        : null,
       uplink: nic.uplink ? portStatus(swLinks, swRates, nic.uplink.port) : null,
     });
   }

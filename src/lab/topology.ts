@@ -196,22 +196,32 @@ export async function buildLab(lab: LabInfo): Promise<void> {
     await ipn(sw, 'link', 'set', br, 'up');
   }
   for (const nic of lab.nics) {
-    await addVeth(host, nic.name, nic.mac, nic.switchPort, nic.switchPortMac, sw);
-    await ipn(host, 'link', 'set', nic.name, 'addrgenmode', 'none');
-    await attachPort(sw, nic.switchPort, nic.bridge);
+    await buildNicLink(lab, nic);
     if (nic.uplink) {
       const { port, corePort } = nic.uplink;
       await addVeth(sw, port, `02:00:00:01:${hex2(nic.index)}:01`, corePort, `02:00:00:01:${hex2(nic.index)}:02`, sw);
       await attachPort(sw, port, nic.bridge);
       await attachPort(sw, corePort, 'core');
     }
-    if (lab.rate) {
-      await setRate(host, nic.name, lab.rate);
-      await setRate(sw, nic.switchPort, lab.rate);
-    }
     await ipn(host, 'link', 'set', nic.name, 'up');
   }
   await buildPeer(lab);
+}
+
+/**
+ * One host NIC and its switch port: the veth pair, attached to the NIC's bridge, with the
+ * lab's rate. The host end is left admin down (the caller sets it up). Also used to re-create
+ * a NIC deleted at run time, with the same names and MACs.
+ */
+export async function buildNicLink(lab: LabInfo, nic: NicInfo): Promise<void> {
+  const { host, sw } = lab.namespaces;
+  await addVeth(host, nic.name, nic.mac, nic.switchPort, nic.switchPortMac, sw);
+  await ipn(host, 'link', 'set', nic.name, 'addrgenmode', 'none');
+  await attachPort(sw, nic.switchPort, nic.bridge);
+  if (lab.rate) {
+    await setRate(host, nic.name, lab.rate);
+    await setRate(sw, nic.switchPort, lab.rate);
+  }
 }
 
 /**

@@ -1,0 +1,181 @@
+// Link-based failover end to end, with traffic through the IPMP interface. One lab (two
+// NICs, link-based detection only), one daemon at a time:
+//
+// - link failure of the NIC a data address is bound to, under a 100 pps ping from the peer to
+//   that address and paced TCP streams both ways: the longest ping gap is at most 100 ms, every
+//   stream ends cleanly with every byte intact, the address is rebound and the peer's ARP entry
+//   moves to the surviving NIC's MAC; the repair is detected;
+// - a NIC deleted at run time is failed and its address moves; re-created with the same name
+//   it is re-adopted and carries traffic again;
+// - a NIC missing at start is tracked as failed and adopted when it appears.
+//
+// The TUN gets a name unique to this process (ipl<n>) unless IPMP_TEST_TUN is set.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { uniquePrefix } from '../../src/lab/fixture.js';
+import { execIn, hostNs, labDown, labDownSync, labFail, labRepair, labUp, peerNs, waitFor } from '../../src/lab/lab.js';
+import type { LabInfo } from '../../src/lab/lab.js';
+import type { Snapshot } from '../../src/daemon/protocol.js';
+import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import {
+  assertStreamWhole, boundTo, describeGap, gapWithin, iface, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
+  waitSnap, withLog,
+} from './helpers/failover.js';
+
+const TUN = process.env.IPMP_TEST_TUN || `ipl${process.pid % 100000}`;
+const DATA = ['198.18.0.10', '198.18.0.11'];
+const PEER = '198.18.0.1';
+/** Longest allowed ping gap across a link failure (ms). */
+const MAX_GAP_MS = 100;
+const PING_INTERVAL_MS = 10;
+
+function config(nics: string[], addrs: string[]): string {
+  return [
+    'FAILBACK: yes',
+    'groups:',
+    `  ${TUN}:`,
+    `    interfaces: { ${nics.map((n) => `${n}: {}`).join(', ')} }`,
+    `    addresses: [${addrs.map((a) => `${a}/24`).join(', ')}]`,
+    '',
+  ].join('\n');
+}
+
+function other(nic: string): string {
+  return nic === 'eth0' ? 'eth1' : 'eth0';
+}
+
+function macOf(s: Snapshot, nic: string): string {
+  return iface(s, nic).mac.toLowerCase();
+}
+
+/** Both NICs active and every data address bound, on different NICs. */
+function settled(s: Snapshot, addrs = DATA, nics = ['eth0', 'eth1']): boolean {
+  const bound = addrs.map((a) => boundTo(s, a));
+  return nics.every((n) => s.interfaces.some((i) => i.name === n && i.active && i.state === 'ok'))
+    && bound.every((b) => nics.includes(b)) && new Set(bound).size === Math.min(addrs.length, nics.length);
+}
+
+async function rxPackets(p: string, nic: string): Promise<number> {
+  return Number((await execIn(hostNs(p), ['cat', `/sys/class/net/${nic}/statistics/rx_packets`])).stdout.trim());
+}
+
+/**
+ * `nic` carries traffic: a data address bound to it answers 20 pings from the peer, the peer
+ * resolves it to nic's MAC, and nic received those echo requests.
+ */
+async function assertCarries(p: string, d: RunningDaemon, nic: string): Promise<void> {
+  const s = await waitSnap(d, `a data address bound to ${nic}`, (x) => x.addresses.some((a) => a.inbound === nic));
+  const addr = s.addresses.find((a) => a.inbound === nic)!.address;
+  const rx0 = await rxPackets(p, nic);
+  const ping = await pingRun(peerNs(p), addr, 20, 20).result;
+  assert.equal(ping.received, 20, `${addr} (bound to ${nic}) answered every ping:\n${ping.output}`);
+  assert.ok((await rxPackets(p, nic)) - rx0 >= 20, `${nic} received the echo requests for ${addr}`);
+  assert.equal(await peerNeighbour(p, addr), macOf(s, nic), `the peer resolves ${addr} to ${nic}'s MAC`);
+}
+
+describe('link failover with traffic through the IPMP interface', { skip: skipUnlessRoot, timeout: 180_000 }, () => {
+  const p = uniquePrefix();
+  let lab: LabInfo;
+  let d: RunningDaemon | undefined;
+
+  before(async () => {
+    lab = await labUp({ prefix: p, nics: 2 });
+    d = await startDaemon(p, config(['eth0', 'eth1'], DATA));
+    await withLog(d, () => waitSnap(d!, 'both NICs active, addresses on different NICs', (s) => settled(s)));
+  });
+
+  after(async () => {
+    try {
+      await d?.stop();
+    } finally {
+      await labDown(p).catch(() => labDownSync(p));
+    }
+  });
+
+  it('link failure under a 100 pps ping and TCP both ways: gap ≤ 100 ms, streams whole, ARP follows', async (t) => {
+    await withLog(d, async () => {
+      const s0 = await snapshot(d!.socket);
+      const addr = DATA[0];
+      const nic = boundTo(s0, addr);
+      const survivor = other(nic);
+      // Host → peer from the address on the failing NIC, and peer → that address.
+      const out = await startStream({ fromNs: hostNs(p), toNs: peerNs(p), to: PEER, local: addr, port: 5501, conns: 4,
+        rate: 200_000, durationMs: 4_000 });
+      const inb = await startStream({ fromNs: peerNs(p), toNs: hostNs(p), to: addr, local: PEER, port: 5502, conns: 2,
+        rate: 200_000, durationMs: 4_000 });
+      const ping = pingRun(peerNs(p), addr, 400, PING_INTERVAL_MS);
+      await waitFor('100 ping replies before the fault', () => ping.replies() >= 100, 10_000, 10);
+      const mark = d!.log().length;
+      const tFail = Date.now();
+      await labFail(p, nic);
+      await d!.waitLog(`IP interface failure detected on ${nic} of group ${TUN}`, 5_000, mark);
+      const [pr, outR, inR] = await Promise.all([ping.result, out.result, inb.result]);
+
+      const faultGap = gapWithin(pr, tFail, tFail + 2_000);
+      t.diagnostic(`ping ${addr}: ${pr.received}/${pr.sent} replies, longest gap ${describeGap(pr, tFail)}; ` +
+        `longest gap within 2 s of the fault ${faultGap.toFixed(1)} ms`);
+      assert.ok(pr.received > 300, `ping kept getting replies: ${pr.received}/${pr.sent}`);
+      assert.ok(pr.maxGapMs <= MAX_GAP_MS, `longest ping gap ${pr.maxGapMs.toFixed(1)} ms > ${MAX_GAP_MS} ms`);
+      assertStreamWhole('host → peer', outR);
+      assertStreamWhole('peer → host', inR);
+      t.diagnostic(`longest receive pause: host → peer ${Math.max(...outR.receiver.conns.map((c) => c.maxPauseMs))} ms, ` +
+        `peer → host ${Math.max(...inR.receiver.conns.map((c) => c.maxPauseMs))} ms`);
+
+      const s1 = await snapshot(d!.socket);
+      assert.equal(iface(s1, nic).state, 'failed');
+      assert.equal(boundTo(s1, addr), survivor, `${addr} rebound to ${survivor}`);
+      assert.equal(await peerNeighbour(p, addr), macOf(s1, survivor), `the peer's ARP entry for ${addr} is ${survivor}'s MAC`);
+      const g = await ipmpstat(p, d!, ['-g', '-o', 'STATE', '-P']);
+      assert.equal(g.trim(), 'degraded');
+
+      const mark2 = d!.log().length;
+      await labRepair(p, nic);
+      await d!.waitLog(`IP interface repair detected on ${nic} of group ${TUN}`, 5_000, mark2);
+      await waitSnap(d!, 'both NICs active again', (s) => settled(s));
+    });
+  });
+
+  it('a NIC deleted at run time is failed; re-created, it is re-adopted and carries traffic', async () => {
+    await withLog(d, async () => {
+      const s0 = await snapshot(d!.socket);
+      const addr = DATA[1];
+      const nic = boundTo(s0, addr);
+      const survivor = other(nic);
+      const mark = d!.log().length;
+      await labFail(p, nic, { delete: true });
+      await d!.waitLog(`IP interface failure detected on ${nic} of group ${TUN}`, 5_000, mark);
+      const s1 = await waitSnap(d!, `${nic} failed and ${addr} on ${survivor}`,
+        (s) => iface(s, nic).state === 'failed' && boundTo(s, addr) === survivor);
+      assert.equal(iface(s1, nic).active, false);
+      const i = await ipmpstat(p, d!, ['-i', '-o', 'INTERFACE,ACTIVE,STATE', '-P']);
+      assert.match(i, new RegExp(`^${nic}:no:failed$`, 'm'), i);
+      assert.ok(await reachable(peerNs(p), addr), `${addr} answers through ${survivor}`);
+
+      await labRepair(p, nic);
+      const s2 = await waitSnap(d!, `${nic} re-adopted and active`, (s) => settled(s));
+      const recreated = lab.nics.find((n) => n.name === nic)!;
+      assert.equal(macOf(s2, nic), recreated.mac);
+      await assertCarries(p, d!, nic);
+    });
+  });
+
+  it('a NIC missing at start is tracked as failed and adopted when it appears', async () => {
+    await d!.stop();
+    d = undefined;
+    await labFail(p, 'eth1', { delete: true });
+    d = await startDaemon(p, config(['eth0', 'eth1'], DATA));
+    await withLog(d, async () => {
+      const s = await waitSnap(d!, 'eth1 failed, eth0 active', (x) => iface(x, 'eth1').state === 'failed' && iface(x, 'eth0').active);
+      assert.equal(iface(s, 'eth1').mac, '', 'an absent NIC has no MAC');
+      for (const a of DATA) assert.equal(boundTo(s, a), 'eth0', `${a} bound to eth0`);
+      const g = await ipmpstat(p, d!, ['-g', '-o', 'STATE,INTERFACES', '-P']);
+      assert.equal(g.trim(), 'degraded:eth0 [eth1]');
+      for (const a of DATA) assert.ok(await reachable(peerNs(p), a), `${a} answers through eth0`);
+
+      await labRepair(p, 'eth1');
+      await waitSnap(d!, 'eth1 adopted and active', (x) => settled(x));
+      await assertCarries(p, d!, 'eth1');
+    });
+  });
+});

@@ -1,0 +1,326 @@
+/**
+ * Tools for the failover tests: a timed ping that reports its longest gap, paced and verified
+ * TCP streams (paced-tcp.js) between the lab's namespaces, per-flow packet counters on the
+ * switch ports (an nftables bridge table in <P>-sw), TCP counters, ipmpstat, and snapshot
+ * polling. Every process has a hard deadline; the nft table lives in the lab's switch
+ * namespace and goes with it.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execIn, hostNs, peerNs, spawnIn, swNs, waitFor } from '../../../src/lab/lab.js';
+import type { Snapshot, SnapshotInterface } from '../../../src/daemon/protocol.js';
+import { REPO, snapshot, type RunningDaemon } from './daemon.js';
+
+const PACED_TCP = join(dirname(fileURLToPath(import.meta.url)), 'paced-tcp.js');
+const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
+
+export const skipUnlessRoot = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
+
+/** Runs fn; on failure appends the daemon's log tail to the error message. */
+export async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (d && e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(40)}`;
+    throw e;
+  }
+}
+
+// ---- ping ----
+
+export interface PingResult {
+  sent: number;
+  received: number;
+  /** Longest time between two consecutive replies (ms). */
+  maxGapMs: number;
+  /** Receive time (ms since the epoch) of the reply that ended the longest gap. */
+  maxGapEndMs: number;
+  /** Receive times of the replies (ms since the epoch), their sequence numbers and round-trip times (ms). */
+  times: number[];
+  seqs: number[];
+  rtts: number[];
+  output: string;
+}
+
+export interface PingRun {
+  /** Resolves once the first reply arrived (rejects when ping exits without one). */
+  firstReply: Promise<void>;
+  result: Promise<PingResult>;
+  child: ChildProcess;
+  /** Replies received so far. */
+  replies(): number;
+}
+
+/**
+ * `ping -D` from `ns` to `target`, `count` echo requests `intervalMs` apart, each reply
+ * timestamped; the whole run is bounded by count × interval + 5 s.
+ */
+export function pingRun(ns: string, target: string, count: number, intervalMs: number): PingRun {
+  const deadlineS = Math.ceil((count * intervalMs) / 1000) + 5;
+  const child = spawnIn(ns, ['ping', '-D', '-n', '-i', (intervalMs / 1000).toFixed(3), '-c', String(count),
+    '-w', String(deadlineS), '-W', '1', target]);
+  let out = '';
+  let replies = 0;
+  let onFirst: () => void = () => undefined;
+  let onNone: (e: Error) => void = () => undefined;
+  const firstReply = new Promise<void>((res, rej) => { onFirst = res; onNone = rej; });
+  firstReply.catch(() => undefined);
+  child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString();
+    replies = out.split(' bytes from ').length - 1;
+    if (replies > 0) onFirst();
+  });
+  child.stderr?.on('data', (b: Buffer) => { out += b.toString(); });
+  const result = new Promise<PingResult>((res) => {
+    const hard = setTimeout(() => child.kill('SIGKILL'), (deadlineS + 5) * 1000);
+    child.once('exit', () => {
+      clearTimeout(hard);
+      onNone(new Error(`ping ${target} from ${ns} got no reply:\n${out}`));
+      const times: number[] = [];
+      const seqs: number[] = [];
+      const rtts: number[] = [];
+      for (const m of out.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(\d+) .*time=([\d.]+) ms/gm)) {
+        times.push(Number(m[1]) * 1000);
+        seqs.push(Number(m[2]));
+        rtts.push(Number(m[3]));
+      }
+      let maxGapMs = 0;
+      let maxGapEndMs = 0;
+      for (let i = 1; i < times.length; i++) {
+        if (times[i] - times[i - 1] > maxGapMs) { maxGapMs = times[i] - times[i - 1]; maxGapEndMs = times[i]; }
+      }
+      const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
+      res({ sent, received: times.length, maxGapMs, maxGapEndMs, times, seqs, rtts, output: out });
+    });
+  });
+  return { firstReply, result, child, replies: () => replies };
+}
+
+/** The longest gap in words: its length, the sequence numbers around it and the RTT that ended it. */
+export function describeGap(r: PingResult, originMs: number): string {
+  let i = 0;
+  for (let k = 1; k < r.times.length; k++) if (r.times[k] - r.times[k - 1] > r.times[i] - (r.times[i - 1] ?? r.times[i])) i = k;
+  if (i === 0) return 'no gap';
+  return `${(r.times[i] - r.times[i - 1]).toFixed(1)} ms between icmp_seq ${r.seqs[i - 1]} and ${r.seqs[i]} ` +
+    `(RTT ${r.rtts[i]} ms), ending ${(r.times[i] - originMs).toFixed(0)} ms after the fault`;
+}
+
+/** Longest gap between consecutive replies that ends within [fromMs, toMs] (epoch ms). */
+export function gapWithin(r: PingResult, fromMs: number, toMs: number): number {
+  let gap = 0;
+  for (let i = 1; i < r.times.length; i++) {
+    if (r.times[i] >= fromMs && r.times[i] <= toMs) gap = Math.max(gap, r.times[i] - r.times[i - 1]);
+  }
+  return gap;
+}
+
+/** Three pings, 200 ms apart; true when at least one was answered. */
+export async function reachable(ns: string, target: string): Promise<boolean> {
+  try {
+    await execIn(ns, ['ping', '-n', '-q', '-c', '3', '-i', '0.2', '-W', '1', target], { timeoutMs: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---- paced TCP ----
+
+export interface StreamConn { remotePort: number; records: number; clean: boolean; maxPauseMs: number; errors: string[] }
+export interface StreamResult {
+  sender: { ok: boolean; sent: number[]; ports: number[]; errors: string[]; error?: string };
+  receiver: { ok: boolean; conns: StreamConn[]; error?: string };
+}
+
+function helperProc(ns: string, args: string[], timeoutMs: number): { listening: Promise<void>; result: Promise<Record<string, unknown>> } {
+  const child = spawnIn(ns, [process.execPath, PACED_TCP, ...args, '--timeout', String(timeoutMs)]);
+  let out = '';
+  let err = '';
+  let onListen: () => void = () => undefined;
+  const listening = new Promise<void>((res) => { onListen = res; });
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('listening\n')) onListen(); });
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+  const result = new Promise<Record<string, unknown>>((res, rej) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 5_000);
+    child.once('exit', (code) => {
+      clearTimeout(killer);
+      onListen();
+      const line = out.split('\n').filter((l) => l.startsWith('{')).pop();
+      if (!line) return rej(new Error(`paced-tcp ${args[0]} in ${ns} exited ${code} without a result: ${err.trim()}`));
+      res(JSON.parse(line) as Record<string, unknown>);
+    });
+  });
+  result.catch(() => undefined);
+  return { listening, result };
+}
+
+export interface StreamSpec {
+  fromNs: string;
+  toNs: string;
+  /** Address the receiver binds and the sender connects to. */
+  to: string;
+  /** Sender's local address. */
+  local: string;
+  port: number;
+  conns: number;
+  /** Bytes per second per connection. */
+  rate: number;
+  durationMs: number;
+  /** First local port of the sender's connections. */
+  lport?: number;
+}
+
+/** Starts a paced stream; resolves once the receiver listens, with a promise for both reports. */
+export async function startStream(s: StreamSpec): Promise<{ result: Promise<StreamResult> }> {
+  const timeout = s.durationMs + 20_000;
+  const recv = helperProc(s.toNs, ['recv', '--bind', s.to, '--port', String(s.port), '--conns', String(s.conns)], timeout);
+  await recv.listening;
+  const send = helperProc(s.fromNs, ['send', '--host', s.to, '--port', String(s.port), '--conns', String(s.conns),
+    '--rate', String(s.rate), '--duration', String(s.durationMs), '--local', s.local,
+    ...(s.lport ? ['--lport', String(s.lport)] : [])], timeout);
+  const result = Promise.all([send.result, recv.result]).then(([sender, receiver]) => ({
+    sender: sender as StreamResult['sender'], receiver: receiver as StreamResult['receiver'],
+  }));
+  result.catch(() => undefined);
+  return { result };
+}
+
+/** Every connection ended cleanly (FIN, no reset), with every record the sender wrote, intact. */
+export function assertStreamWhole(name: string, r: StreamResult): void {
+  const info = `${name}: ${JSON.stringify(r)}`;
+  assert.equal(r.sender.ok, true, `sender ok (no reset, no error): ${info}`);
+  assert.equal(r.receiver.ok, true, `receiver ok: ${info}`);
+  assert.equal(r.receiver.conns.length, r.sender.sent.length, `connections: ${info}`);
+  r.sender.ports.forEach((port, c) => {
+    const conn = r.receiver.conns.find((x) => x.remotePort === port);
+    assert.ok(conn, `connection from port ${port} reached the receiver: ${info}`);
+    assert.ok(r.sender.sent[c] > 0, `connection ${c} sent data: ${info}`);
+    assert.equal(conn.records, r.sender.sent[c], `connection ${c}: records received = records sent: ${info}`);
+    assert.equal(conn.clean, true, `connection ${c} ended with FIN: ${info}`);
+    assert.deepEqual(conn.errors, [], `connection ${c}: no sequence or content error: ${info}`);
+  });
+}
+
+// ---- counters ----
+
+/** Tcp counters (/proc/net/snmp) of a namespace. */
+export async function tcpSnmp(ns: string): Promise<Record<string, number>> {
+  const lines = (await execIn(ns, ['cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = lines[0].split(/\s+/);
+  const vals = lines[1].split(/\s+/);
+  const out: Record<string, number> = {};
+  for (let k = 1; k < names.length; k++) out[names[k]] = Number(vals[k]);
+  return out;
+}
+
+export async function txBytes(prefix: string, nic: string): Promise<number> {
+  return Number((await execIn(hostNs(prefix), ['cat', `/sys/class/net/${nic}/statistics/tx_bytes`])).stdout.trim());
+}
+
+/** The IPMP interface's carrier in the lab's host namespace (/sys/class/net/IF/carrier). */
+export async function tunCarrier(prefix: string, tun: string): Promise<boolean> {
+  const r = await execIn(hostNs(prefix), ['cat', `/sys/class/net/${tun}/carrier`]);
+  return r.stdout.trim() === '1';
+}
+
+/**
+ * Per-flow packet counters on the switch: one nft rule per (switch port, TCP source port),
+ * counting frames the host sends into the switch on that port for that flow.
+ */
+export class FlowMeter {
+  private readonly table: string;
+
+  constructor(private readonly prefix: string, private readonly ports: string[], private readonly srcPorts: number[]) {
+    this.table = 'ipmpflows';
+  }
+
+  async install(): Promise<void> {
+    const rules = this.ports.flatMap((p) => this.srcPorts.map((sp) => `    iifname "${p}" tcp sport ${sp} counter`));
+    const text = [`table bridge ${this.table} {`, '  chain flows {', '    type filter hook forward priority 0; policy accept;',
+      ...rules, '  }', '}', ''].join('\n');
+    await nftLoad(swNs(this.prefix), text);
+  }
+
+  /** Packets per (switch port, source port): result[port][srcPort]. */
+  async read(): Promise<Record<string, Record<number, number>>> {
+    const j = JSON.parse((await execIn(swNs(this.prefix), ['nft', '-j', 'list', 'table', 'bridge', this.table])).stdout) as
+      { nftables: { rule?: { expr: Record<string, unknown>[] } }[] };
+    const out: Record<string, Record<number, number>> = {};
+    for (const p of this.ports) out[p] = {};
+    for (const item of j.nftables) {
+      const expr = item.rule?.expr;
+      if (!expr) continue;
+      let port = '';
+      let sport = 0;
+      let packets = 0;
+      for (const e of expr) {
+        const m = e.match as { left?: { meta?: { key: string }; payload?: { field: string } }; right?: unknown } | undefined;
+        if (m?.left?.meta?.key === 'iifname') port = String(m.right);
+        if (m?.left?.payload?.field === 'sport') sport = Number(m.right);
+        const c = e.counter as { packets: number } | undefined;
+        if (c) packets = c.packets;
+      }
+      if (port in out) out[port][sport] = packets;
+    }
+    return out;
+  }
+}
+
+async function nftLoad(ns: string, text: string): Promise<void> {
+  const child = spawnIn(ns, ['nft', '-f', '-']);
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
+  const code = await new Promise<number | null>((res) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', (c) => { clearTimeout(t); res(c); });
+    child.stdin?.end(text);
+  });
+  if (code !== 0) throw new Error(`nft -f in ${ns} failed (${code}): ${err.trim()}\n${text}`);
+}
+
+/** Per source port, the switch ports whose counter grew between two readings. */
+export function flowPorts(before: Record<string, Record<number, number>>, after: Record<string, Record<number, number>>,
+  srcPorts: number[], minPackets = 1): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const sp of srcPorts) {
+    out.set(sp, Object.keys(after).filter((p) => (after[p][sp] ?? 0) - (before[p]?.[sp] ?? 0) >= minPackets));
+  }
+  return out;
+}
+
+// ---- daemon state ----
+
+export async function ipmpstat(prefix: string, d: RunningDaemon, args: string[]): Promise<string> {
+  return (await execIn(hostNs(prefix), [process.execPath, IPMPSTAT, '--socket', d.socket, ...args], { timeoutMs: 10_000 })).stdout;
+}
+
+export function iface(s: Snapshot, name: string): SnapshotInterface {
+  const i = s.interfaces.find((x) => x.name === name);
+  assert.ok(i, `interface ${name} in snapshot: ${JSON.stringify(s.interfaces.map((x) => x.name))}`);
+  return i;
+}
+
+/** Polls the snapshot until pred holds; the error carries the last snapshot. */
+export async function waitSnap(d: RunningDaemon, what: string, pred: (s: Snapshot) => boolean, timeoutMs = 10_000): Promise<Snapshot> {
+  let last: Snapshot | undefined;
+  await waitFor(what, async () => {
+    last = await snapshot(d.socket);
+    return pred(last);
+  }, timeoutMs, 20).catch((e: Error) => {
+    e.message += `\nlast snapshot: ${JSON.stringify(last)}`;
+    throw e;
+  });
+  return last!;
+}
+
+export function boundTo(s: Snapshot, address: string): string {
+  return s.addresses.find((a) => a.address === address)?.inbound ?? '';
+}
+
+/** The peer's neighbour entry (lladdr) for an address, or '' when it has none. */
+export async function peerNeighbour(prefix: string, address: string): Promise<string> {
+  const j = JSON.parse((await execIn(peerNs(prefix), ['ip', '-j', 'neigh', 'show', address])).stdout) as { lladdr?: string }[];
+  return (j[0]?.lladdr ?? '').toLowerCase();
+}
