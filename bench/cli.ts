@@ -19,7 +19,8 @@ import { NsAnchor, progress, sleep } from './e2e/sys.js';
 import { Results, row, table, type Row } from './e2e/results.js';
 import { renderSvg, type Bar } from './e2e/svg.js';
 
-const USAGE = 'usage: ipmp bench [--quick] [--json FILE] [--svg FILE] [--runs N] [--prefix P]\n';
+const USAGE = 'usage: ipmp bench [--quick] [--json FILE] [--svg FILE] [--runs N] [--prefix P]\n'
+  + '       ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE] ... (ipmp bench soak --help)\n';
 const AGG_RATE = '500mbit';
 const DATA = ['198.18.0.10/24', '198.18.0.11/24'];
 
@@ -173,6 +174,7 @@ function summarize(r: Results): { rows: Row[]; bars: Bar[] } {
 }
 
 export async function benchMain(argv: string[]): Promise<number> {
+  if (argv[0] === 'soak') return (await import('./soak/run.js')).soakMain(argv.slice(1));
   const o = parseArgs(argv);
   if (typeof o === 'string') {
     process.stderr.write(o ? `ipmp bench: ${o}\n${USAGE}` : USAGE);

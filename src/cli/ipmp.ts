@@ -26,7 +26,7 @@ const VERB_USAGE: Record<string, string> = {
   'delete-addr': 'ipmp delete-addr ADDR/PLEN GROUP',
   'set-ifprop': 'ipmp set-ifprop -p standby=on|off IF\n       ipmp set-ifprop -p test-address=ADDR/PLEN|none IF',
   lab: 'ipmp lab up|down|fail|repair|status|demo [OPTIONS]',
-  bench: 'ipmp bench [--quick] [--json FILE]',
+  bench: 'ipmp bench [--quick] [--json FILE]\n       ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE]',
 };
 
 export const IPMP_USAGE = `usage: ${Object.values(VERB_USAGE).join('\n       ')}\n`;
@@ -39,7 +39,7 @@ Verbs:
   delete-addr   remove a data address from a group
   set-ifprop    set an interface property: standby, test-address
   lab           build and drive a test network in namespaces (ipmp lab --help)
-  bench         run the benchmark suite
+  bench         run the benchmark suite; bench soak: the fault soak (ipmp bench soak --help)
 Options (before or after the verb):
   --socket PATH  control socket (default: $IPMP_SOCKET or /run/ipmp/ipmpd.sock)
   --debug        show stack traces on unexpected errors
