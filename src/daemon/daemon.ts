@@ -9,6 +9,7 @@ import { GroupRuntime, LiveError, type Logger } from './group-runtime.js';
 import { parsePrefix } from './config-addr.js';
 import { diffConfig } from './config-diff.js';
 import { HostIsolation } from './host-isolation.js';
+import type { ForwardingDump } from './forwarding.js';
 import type { DaemonConfig } from './config-types.js';
 import type { ProbeEvent, Request, Snapshot } from './protocol.js';
 
@@ -105,6 +106,12 @@ export class Daemon {
       out.targets.push(...s.targets);
     }
     return out;
+  }
+
+  /** What SIGUSR1 logs: the snapshot plus each group's forwarding counters. */
+  dump(): Snapshot & { forwarding: Array<{ group: string } & ForwardingDump> } {
+    const forwarding = this.groups.flatMap((g) => (g.forwarding ? [{ group: g.name, ...g.forwarding.dump() }] : []));
+    return { ...this.snapshot(), forwarding };
   }
 
   private groupOfNic(ifname: string): GroupRuntime {

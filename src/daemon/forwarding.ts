@@ -11,13 +11,17 @@
  * interrupted for the time of the restart; the NICs' states are not touched, so a
  * stuck worker never causes a failover.
  *
+ * The RX path's address conflict reports come through a ring (tables/conflicts.ts)
+ * polled here and logged with the Solaris text.
+ *
  * Test hooks: when IPMPD_TEST_HOOKS names a file, SIGUSR2 reads it and runs the
  * hook it names: `stall-forwarding` or `crash-forwarding`.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { Counters } from '../tables/counters.js';
+import { Counters, X_ARP_REPLIES, X_ARP_REQUESTS, X_DEFENCES, type DropReason } from '../tables/counters.js';
+import { ConflictRing, type ConflictReport } from '../tables/conflicts.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { TablesWriter } from '../tables/shared-tables.js';
 import {
@@ -37,6 +41,8 @@ const RESTART_MIN_MS = 50;
 const RESTART_MAX_MS = 5000;
 /** A worker that ran this long before failing resets the restart delay. */
 const STABLE_MS = 30_000;
+/** How often the conflict ring is read: its 32 records cover far more than the RX path reports in this time. */
+const CONFLICT_POLL_MS = 250;
 
 type Log = (level: 'err' | 'info' | 'debug', text: string) => void;
 
@@ -57,10 +63,29 @@ export function forwardingRoles(env: NodeJS.ProcessEnv = process.env): Forwardin
   return env.IPMPD_FORWARDING_THREADS === '2' ? ['tx', 'rx'] : ['both'];
 }
 
+export interface ForwardingDump {
+  /** Drops by reason: in = NICs → ipmp0 (RX), out = ipmp0 → NICs (TX). */
+  drops: { in: Record<DropReason, number>; out: Record<DropReason, number> };
+  /** ARP replies and solicited NAs sent for data addresses. */
+  arpNdReplies: number;
+  /** ARP requests and NSs sent to resolve next hops. */
+  neighbourRequests: number;
+  /** Gratuitous ARPs / unsolicited NAs sent to defend an address against a conflict. */
+  conflictDefences: number;
+  /** Conflicts logged. */
+  conflictsReported: number;
+}
+
 export class Forwarding {
   readonly txCounters = new Counters();
   readonly rxCounters = new Counters();
   readonly neighbours = new NeighbourTable();
+  readonly conflicts = new ConflictRing();
+  /** Conflict reports logged, and reports overwritten in the ring before they were read. */
+  readonly conflictStats = { reported: 0, missed: 0 };
+  /** Names a NIC slot in conflict log lines. */
+  nicName: (slot: number) => string | undefined = () => undefined;
+  private conflictTimer: NodeJS.Timeout | null = null;
   private slots: Slot[] = [];
   private watchdog: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -78,13 +103,37 @@ export class Forwarding {
     await Promise.all(this.slots.map((s) => this.spawn(s)));
     this.watchdog = setInterval(() => this.watch(), WATCH_MS);
     this.watchdog.unref();
+    this.conflictTimer = setInterval(() => this.pollConflicts(), CONFLICT_POLL_MS);
+    this.conflictTimer.unref();
     if (process.env.IPMPD_TEST_HOOKS) process.on('SIGUSR2', this.onHook);
+  }
+
+  /** Logs what the RX path reported since the last poll. */
+  pollConflicts(): ConflictReport[] {
+    const { reports, missed } = this.conflicts.poll();
+    for (const r of reports) this.log('err', conflictText(r, this.nicName(r.nic) ?? `NIC slot ${r.nic}`));
+    if (missed > 0) this.log('err', `${missed} more address conflict reports were not read in time`);
+    this.conflictStats.reported += reports.length;
+    this.conflictStats.missed += missed;
+    return reports;
+  }
+
+  /** The forwarding counters as plain numbers, for the SIGUSR1 dump. */
+  dump(): ForwardingDump {
+    return {
+      drops: { in: this.rxCounters.dropsByReason(), out: this.txCounters.dropsByReason() },
+      arpNdReplies: this.rxCounters.extraValue(X_ARP_REPLIES),
+      neighbourRequests: this.txCounters.extraValue(X_ARP_REQUESTS),
+      conflictDefences: this.rxCounters.extraValue(X_DEFENCES),
+      conflictsReported: this.conflictStats.reported,
+    };
   }
 
   private spawn(slot: Slot): Promise<void> {
     const data: ForwardingWorkerData = {
       role: slot.role, tunFd: this.tunFd, tables: this.tables.view.sab, neighbours: this.neighbours.sab,
       txCounters: this.txCounters.sab, rxCounters: this.rxCounters.sab, heartbeat: slot.beat.buffer as SharedArrayBuffer,
+      conflicts: this.conflicts.sab,
     };
     Atomics.store(slot.beat, HB_HOOK, 0);
     const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-${slot.role}` });
@@ -160,6 +209,8 @@ export class Forwarding {
     process.removeListener('SIGUSR2', this.onHook);
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
+    if (this.conflictTimer) clearInterval(this.conflictTimer);
+    this.conflictTimer = null;
     for (const s of this.slots) if (s.timer) { clearTimeout(s.timer); s.timer = null; }
     this.tables.requestStop();
     await Promise.all(this.slots.map((s) => {
@@ -172,4 +223,15 @@ export class Forwarding {
     }));
     this.slots = [];
   }
+}
+
+/**
+ * The log line for a conflict: the Solaris kernel's text for a foreign node
+ * using one of our addresses ("node MAC is using our IP address ADDR on IF"),
+ * plus what kind of address it is and whether it was defended.
+ */
+export function conflictText(r: ConflictReport, ifname: string): string {
+  const what = r.kind === 'test' ? 'test address' : 'data address';
+  const defended = r.defended ? `; defended with ${r.family === 4 ? 'a gratuitous ARP' : 'an unsolicited NA'}` : '';
+  return `node ${r.mac} is using our IP address ${r.address} on ${ifname} (${what}${defended})`;
 }

@@ -11,7 +11,7 @@ import type { NativeAddon } from '../io/native.js';
 import { Rtnetlink, type LinkInfo, type RouteInfo } from '../io/rtnetlink.js';
 import { GroupController, type Effects } from '../control/controller.js';
 import { EventKind, type GroupEvent } from '../control/group.js';
-import { TablesWriter, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
+import { TablesWriter, AF_TEST, MAX_ADDRS, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
 import { Announcer } from './announcer.js';
 import { Forwarding } from './forwarding.js';
 import { HostIsolation, statePath } from './host-isolation.js';
@@ -136,6 +136,7 @@ export class GroupRuntime {
     this.refreshRoutes();
     this.publishNics();
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
+    this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
     await this.forwarding.start();
     await this.probing.start(this.nics.list, this.gateways4());
   }
@@ -197,12 +198,25 @@ export class GroupRuntime {
       w.setBuckets(c.buckets.owner);
       w.setNominee(c.binding.nominee);
       w.setCarrier(c.binding.carrier);
-      w.setAddresses(this.addresses.map((a): AddrEntry => {
+      w.setAddresses([...this.addresses.map((a): AddrEntry => {
         const bound = c.binding.bindingOf(a.address);
         return { family: a.family, ip: ipBytes(a.family, a.address), plen: a.prefixlen, bound: bound ?? NO_NIC };
-      }));
+      }), ...this.testAddressEntries().slice(0, Math.max(0, MAX_ADDRS - this.addresses.length))]);
     });
     this.syncNdMembership();
+  }
+
+  /** Each present NIC's test addresses, held by that NIC: the data plane keeps foreign claims on them out. */
+  private testAddressEntries(): AddrEntry[] {
+    const out: AddrEntry[] = [];
+    for (const ic of this.cfg.interfaces) {
+      const nic = this.nics.byName(ic.name);
+      if (!nic || !nic.present) continue;
+      for (const ta of [ic.testAddress, ic.testAddress6]) {
+        if (ta) out.push({ family: ta.family, ip: ipBytes(ta.family, ta.address), plen: ta.prefixlen, bound: nic.slot, flags: AF_TEST });
+      }
+    }
+    return out;
   }
 
   /**

@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
-  process.on('SIGUSR1', () => log('info', JSON.stringify(daemon.snapshot())));
+  process.on('SIGUSR1', () => log('info', JSON.stringify(daemon.dump())));
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {

@@ -14,6 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from '../io/native.js';
 import { nativePacketPort, nativeTunPort } from '../io/native-ports.js';
 import { Counters } from '../tables/counters.js';
+import { ConflictRing } from '../tables/conflicts.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { MAX_NICS, TablesView } from '../tables/shared-tables.js';
 import { POLL_MS } from './layout.js';
@@ -33,7 +34,8 @@ function main(): void {
   const port = nativePacketPort(native);
   const beat = new Int32Array(d.heartbeat);
   const tx = d.role === 'rx' ? null : new TxPath(view, neigh, new Counters(d.txCounters), tun, port);
-  const rx = d.role === 'tx' ? null : new RxPath(view, neigh, new Counters(d.rxCounters), tun, port);
+  const rx = d.role === 'tx' ? null
+    : new RxPath(view, neigh, new Counters(d.rxCounters), tun, port, d.conflicts ? new ConflictRing(d.conflicts) : null);
   parentPort?.postMessage({ ready: d.role });
   if (tx && rx) loopBoth(native, view, d.tunFd, tx, rx, beat);
   else {

@@ -10,21 +10,37 @@
  * is delivered twice; frames we sent ourselves (looped back by the switch) and
  * frames for other hosts are dropped. IPv6 and Neighbour Discovery are
  * handled by rx6.ts.
+ *
+ * Hostile input: every frame the loop does not deliver or answer is counted
+ * by reason (counters.ts). ARP is learnt and answered only for on-link
+ * senders, within a per-source budget (ratelimit.ts); a claim on one of our
+ * addresses by a foreign MAC is never learnt, but counted, defended and
+ * reported (conflicts.ts). Frames tagged for a VLAN arrive marked by the
+ * socket filter (bpf.ts) and are dropped.
  */
 import { BATCH, ETH_OFF, IP_OFF, POLL_MS, SLOT_SIZE, VNET_LEN, VNET_OFF } from './layout.js';
+import { VLAN_MARK_LEN } from './bpf.js';
+import { ConflictGuard } from './conflicts.js';
+import { SourceLimiter } from './ratelimit.js';
 import { TableReader } from './table-reader.js';
 import { Rx6 } from './rx6.js';
 import { Counters, D, X_ARP_REPLIES, X_BATCHES, X_TUN_BYTES, X_TUN_PKTS } from '../tables/counters.js';
-import { NeighbourTable, coarseNowMs } from '../tables/neighbours.js';
+import { CK_DATA, CK_TEST, ConflictRing } from '../tables/conflicts.js';
+import { LOOKUP_MISS, NeighbourTable, coarseNowMs } from '../tables/neighbours.js';
 import { H_ACK_RX, MAX_NICS, NO_NIC, TablesView } from '../tables/shared-tables.js';
 import type { PacketPort, TunPort } from '../io/ports.js';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, ARP_SHA, ARP_SPA, arpOp, arpSpa, arpTpa, validateArp, writeArpReplyInPlace } from '../wire/arp.js';
+import {
+  ARP_OP_REPLY, ARP_OP_REQUEST, ARP_SHA, ARP_SPA, arpOp, arpSpa, arpTpa, validateArp, writeArpReplyInPlace,
+} from '../wire/arp.js';
+import { isUnicastMac } from '../wire/ethernet.js';
 import { validateIpv4 } from '../wire/ipv4.js';
 import { shiftVnetOffsets } from '../wire/vnet.js';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
 const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_QINQ = 0x88a8;
 
 export class RxPath {
   readonly tables: TableReader;
@@ -43,15 +59,20 @@ export class RxPath {
   private readonly wOffs = new Int32Array(BATCH);
   private readonly wLens = new Int32Array(BATCH);
   private readonly reply = new Uint8Array(VNET_LEN + 42);
+  private readonly scratch = new Uint8Array(6);
   private readonly rx6: Rx6;
+  readonly limiter = new SourceLimiter();
+  private readonly guard: ConflictGuard;
 
-  constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort) {
+  constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort,
+    conflicts: ConflictRing | null = null) {
     this.tables = new TableReader(view, H_ACK_RX);
     this.neigh = neigh;
     this.counters = counters;
     this.tun = tun;
     this.port = port;
-    this.rx6 = new Rx6(this.tables, neigh, counters, port);
+    this.guard = new ConflictGuard(this.tables, counters, port, conflicts);
+    this.rx6 = new Rx6(this.tables, neigh, counters, port, this.limiter, this.guard);
   }
 
   private refresh(): void {
@@ -112,7 +133,7 @@ export class RxPath {
     const base = i * SLOT_SIZE;
     const eth = base + ETH_OFF;
     const flen = this.lens[i] - VNET_LEN;
-    if (flen < 14) { this.counters.drop(D.malformed); return 0; }
+    if (flen < 14) { this.counters.drop(flen === VLAN_MARK_LEN ? D.vlan : D.malformed); return 0; }
     if (this.isOwnMac(b, eth + 6)) { this.counters.drop(D.own_frame); return 0; }
     const group = (b[eth] & 1) !== 0;
     if (group) {
@@ -122,9 +143,12 @@ export class RxPath {
       return 0;
     }
     const type = (b[eth + 12] << 8) | b[eth + 13];
-    if (type === ETHERTYPE_ARP) { this.onArp(eth + 14, flen - 14, nic, now); return 0; }
+    if (type === ETHERTYPE_ARP) { this.onArp(eth + 14, flen - 14, nic, group, now); return 0; }
     if (type === ETHERTYPE_IPV6) return this.rx6.classify(b, base, flen - 14, nic, group, now);
-    if (type !== ETHERTYPE_IPV4) { this.counters.drop(D.unsupported); return 0; }
+    if (type !== ETHERTYPE_IPV4) {
+      this.counters.drop(type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ ? D.vlan : D.unsupported);
+      return 0;
+    }
     const ip = eth + 14;
     if (validateIpv4(b, ip, flen - 14) < 0) { this.counters.drop(D.malformed); return 0; }
     // The IP total length, not the frame: short frames carry Ethernet padding.
@@ -147,28 +171,55 @@ export class RxPath {
     return true;
   }
 
-  private isOwnMac(b: Uint8Array, off: number): boolean {
+  /** True when the MAC at b[off] is one of the group's NICs'. */
+  isOwnMac(b: Uint8Array, off: number): boolean {
     for (let s = 0; s < this.tables.nicCount; s++) if (this.tables.nicPresent[s] && this.macIs(b, off, s)) return true;
     return false;
   }
 
-  /** ARP: learn the sender when it talks to us, answer requests for data addresses with the bound NIC's MAC. */
-  private onArp(arp: number, len: number, nic: number, now: number): void {
+  /**
+   * ARP. A claim on one of our addresses by a foreign MAC goes to the conflict
+   * guard. Otherwise, for an on-link sender within its budget: learn it when it
+   * asks for a data address or answers us (unicast), refresh it when it
+   * announces itself (gratuitous ARP or broadcast reply) and we know it, and
+   * answer requests for bound data addresses with the bound NIC's MAC.
+   * ARP between other hosts is ignored without cost.
+   */
+  private onArp(arp: number, len: number, nic: number, group: boolean, now: number): void {
     const b = this.buf;
     const t = this.tables;
-    if (validateArp(b, arp, len) < 0) { this.counters.drop(D.malformed); return; }
+    if (validateArp(b, arp, len) < 0 || !isUnicastMac(b, arp + ARP_SHA)) { this.counters.drop(D.malformed); return; }
     const op = arpOp(b, arp);
     const spa = arpSpa(b, arp);
     const tpa = arpTpa(b, arp);
-    const target = t.findAddr4(tpa);
-    const senderIsOurs = t.findAddr4(spa) >= 0;
-    if (!senderIsOurs && spa !== 0 && (target >= 0 || op === ARP_OP_REPLY)) {
-      // spa as 4 key bytes sits in the packet itself: no copy needed.
-      this.neigh.update(4, b, arp + ARP_SPA, b, arp + ARP_SHA, now);
+    if (spa !== 0) {
+      const own = t.findAddr4(spa);
+      const test = own < 0 ? t.findTest4(spa) : -1;
+      if (own >= 0 || test >= 0) {
+        // Our own announcements carry one of our MACs; anything else claims the address.
+        if (!this.isOwnMac(b, arp + ARP_SHA)) {
+          this.guard.claim(4, b, arp + ARP_SPA, arp + ARP_SHA, nic, own >= 0 ? CK_DATA : CK_TEST,
+            own >= 0 ? t.addr4Bound[own] : t.test4Nic[test], now);
+        }
+        return;
+      }
     }
-    if (op !== ARP_OP_REQUEST || target < 0) return;
+    const target = t.findAddr4(tpa);
+    const answer = op === ARP_OP_REQUEST && target >= 0 && t.addr4Bound[target] !== NO_NIC;
+    let learn = spa !== 0 && ((op === ARP_OP_REQUEST && target >= 0) || (op === ARP_OP_REPLY && !group));
+    if (!learn && spa !== 0 && (op === ARP_OP_REPLY || spa === tpa)) {
+      learn = this.neigh.lookup(4, b, arp + ARP_SPA, now, this.scratch, 0) !== LOOKUP_MISS;
+    }
+    if (!answer && !learn) return;
+    if (spa !== 0 && !t.onLinkHost4(spa)) { this.counters.drop(D.off_link); return; }
+    if (!this.limiter.allow(SourceLimiter.slot(b, arp + ARP_SHA, b, arp + ARP_SPA), now)) {
+      this.counters.drop(D.rate_limited);
+      return;
+    }
+    // spa as 4 key bytes sits in the packet itself: no copy needed.
+    if (learn) this.neigh.update(4, b, arp + ARP_SPA, b, arp + ARP_SHA, now);
+    if (!answer) return;
     const bound = t.addr4Bound[target];
-    if (bound === NO_NIC) return;
     const r = this.reply;
     r.fill(0, 0, VNET_LEN);
     writeArpReplyInPlace(r, VNET_LEN, t.nicMac, bound * 6, tpa, b, arp + ARP_SHA, spa);

@@ -6,7 +6,7 @@
  * NIC's socket is no longer in use). No allocation after construction.
  */
 import {
-  A_BOUND, A_FAMILY, A_IP, A_PLEN, ADDR_SIZE, F_CARRIER, H_ADDRS, H_FLAGS, H_GEN, H_NICS, H_NOMINEE,
+  A_BOUND, A_FAMILY, A_FLAGS, A_IP, A_PLEN, ADDR_SIZE, AF_TEST, F_CARRIER, H_ADDRS, H_FLAGS, H_GEN, H_NICS, H_NOMINEE,
   H_ROUTES, H_SEQ, MAX_ADDRS, MAX_NICS, MAX_ROUTES, NBUCKETS, NF_ACTIVE, NF_PRESENT, NIC_FD, NIC_FLAGS,
   NIC_IFINDEX, NIC_MAC, NIC_MTU, NIC_SIZE, NO_NIC, OFF_ADDRS, OFF_BUCKETS, OFF_NICS, OFF_ROUTES, R_DST,
   R_FAMILY, R_GW, R_HASGW, R_PLEN, ROUTE_SIZE, TablesView,
@@ -39,6 +39,13 @@ export class TableReader {
   readonly addr6 = new Uint32Array(MAX_ADDRS * 4);
   readonly addr6Plen = new Uint8Array(MAX_ADDRS);
   readonly addr6Bound = new Uint8Array(MAX_ADDRS);
+  /** Test addresses and the NIC slot holding each: IPv4 as numbers, IPv6 as 4 words. */
+  test4Count = 0;
+  readonly test4 = new Uint32Array(MAX_ADDRS);
+  readonly test4Nic = new Uint8Array(MAX_ADDRS);
+  test6Count = 0;
+  readonly test6 = new Uint32Array(MAX_ADDRS * 4);
+  readonly test6Nic = new Uint8Array(MAX_ADDRS);
 
   /** IPv4 routes, longest prefix first: dst, mask, gateway (0 = on-link). */
   route4Count = 0;
@@ -106,15 +113,28 @@ export class TableReader {
     const dv = this.view.dv;
     let n4 = 0;
     let n6 = 0;
+    let t4 = 0;
+    let t6 = 0;
     for (let i = 0; i < n; i++) {
       const base = OFF_ADDRS + i * ADDR_SIZE;
       const plen = b[base + A_PLEN];
+      const test = (b[base + A_FLAGS] & AF_TEST) !== 0;
       if (b[base + A_FAMILY] === 4) {
+        if (test) {
+          this.test4[t4] = dv.getUint32(base + A_IP, false);
+          this.test4Nic[t4++] = b[base + A_BOUND];
+          continue;
+        }
         this.addr4[n4] = dv.getUint32(base + A_IP, false);
         this.addr4Mask[n4] = plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
         this.addr4Bound[n4] = b[base + A_BOUND];
         n4++;
       } else if (b[base + A_FAMILY] === 6) {
+        if (test) {
+          for (let w = 0; w < 4; w++) this.test6[t6 * 4 + w] = dv.getUint32(base + A_IP + w * 4, false);
+          this.test6Nic[t6++] = b[base + A_BOUND];
+          continue;
+        }
         for (let w = 0; w < 4; w++) this.addr6[n6 * 4 + w] = dv.getUint32(base + A_IP + w * 4, false);
         this.addr6Plen[n6] = plen;
         this.addr6Bound[n6] = b[base + A_BOUND];
@@ -123,6 +143,8 @@ export class TableReader {
     }
     this.addr4Count = n4;
     this.addr6Count = n6;
+    this.test4Count = t4;
+    this.test6Count = t6;
   }
 
   private copyRoutes(n: number): void {
@@ -159,6 +181,26 @@ export class TableReader {
     return -1;
   }
 
+  /** Index of the IPv4 test address equal to ip, or -1. */
+  findTest4(ip: number): number {
+    for (let i = 0; i < this.test4Count; i++) if (this.test4[i] === ip) return i;
+    return -1;
+  }
+
+  /**
+   * True when ip can be a neighbour on the group's link: covered by an on-link
+   * route through the IPMP interface or by a data address's subnet, and not a
+   * martian (0/8, 127/8, multicast, limited or subnet broadcast).
+   */
+  onLinkHost4(ip: number): boolean {
+    const top = ip >>> 24;
+    if (top === 0 || top === 127 || top >= 224 || this.isSubnetBroadcast4(ip)) return false;
+    for (let i = 0; i < this.addr4Count; i++) {
+      if (((ip & this.addr4Mask[i]) >>> 0) === ((this.addr4[i] & this.addr4Mask[i]) >>> 0)) return true;
+    }
+    return this.nextHop4(ip) === ip;
+  }
+
   /** True when ip is the directed broadcast of one of the data addresses' subnets. */
   isSubnetBroadcast4(ip: number): boolean {
     for (let i = 0; i < this.addr4Count; i++) {
@@ -191,6 +233,36 @@ export class TableReader {
       if (a[k + 3] === w3 && a[k + 2] === w2 && a[k + 1] === w1 && a[k] === w0) return i;
     }
     return -1;
+  }
+
+  /** Index of the IPv6 test address equal to the 16 bytes at b[off], or -1. */
+  findTest6(b: Uint8Array, off: number): number {
+    const w0 = rd32(b, off), w1 = rd32(b, off + 4), w2 = rd32(b, off + 8), w3 = rd32(b, off + 12);
+    const a = this.test6;
+    for (let i = 0; i < this.test6Count; i++) {
+      const k = i * 4;
+      if (a[k + 3] === w3 && a[k + 2] === w2 && a[k + 1] === w1 && a[k] === w0) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * True when the IPv6 unicast address at b[off] can be a neighbour on the
+   * group's link: link-local, on a data address's prefix, or covered by an
+   * on-link route. Multicast, unspecified and loopback are not.
+   */
+  onLinkHost6(b: Uint8Array, off: number): boolean {
+    const w0 = rd32(b, off);
+    if ((w0 >>> 24) === 0xff) return false;
+    if ((w0 >>> 22) === (0xfe80 >>> 6)) return true;
+    const d = this.dst6;
+    d[0] = w0; d[1] = rd32(b, off + 4); d[2] = rd32(b, off + 8); d[3] = rd32(b, off + 12);
+    if (d[0] === 0 && d[1] === 0 && d[2] === 0 && (d[3] === 0 || d[3] === 1)) return false;
+    for (let i = 0; i < this.addr6Count; i++) if (prefixMatch6(d, this.addr6, i * 4, this.addr6Plen[i])) return true;
+    for (let i = 0; i < this.route6Count; i++) {
+      if (!this.route6HasGw[i] && prefixMatch6(d, this.route6Dst, i * 4, this.route6Plen[i])) return true;
+    }
+    return false;
   }
 
   /** Writes IPv6 data address i as 16 bytes into out[outOff]. */

@@ -90,19 +90,25 @@ export class TxPath {
     const b = this.buf;
     const base = i * SLOT_SIZE;
     const ip = base + IP_OFF;
-    const len = this.lens[i];
+    let len = this.lens[i];
     this.counters.extra(X_TUN_BYTES, len);
     if (len >= 1 && (b[ip] >> 4) === 6) {
+      // Bytes after the payload length are not sent (they would spoil an offloaded checksum);
+      // payload length 0 with bytes after it would be a jumbogram, which ipmp0 never carries.
+      const end = 40 + ((b[ip + 4] << 8) | b[ip + 5]);
+      if (len > end) {
+        if (end === 40) { this.counters.drop(D.malformed); return false; }
+        this.lens[i] = len = end;
+      }
       const nic6 = this.tx6.frame(b, base, len, now);
       if (nic6 < 0) return false;
       this.outNic[i] = nic6;
       return true;
     }
-    if (len < 1 || (b[ip] >> 4) !== 4) {
-      this.counters.drop(len < 1 ? D.malformed : D.unsupported);
-      return false;
-    }
+    if (len < 1 || (b[ip] >> 4) !== 4) { this.counters.drop(D.malformed); return false; }
     if (validateIpv4(b, ip, len) < 0) { this.counters.drop(D.malformed); return false; }
+    const total = (b[ip + 2] << 8) | b[ip + 3];
+    if (total < len) this.lens[i] = len = total;
     const t = this.tables;
     if (!t.carrier) { this.counters.drop(D.no_active_nic); return false; }
     const dst = ((b[ip + 16] << 24) | (b[ip + 17] << 16) | (b[ip + 18] << 8) | b[ip + 19]) >>> 0;

@@ -25,4 +25,6 @@ export interface ForwardingWorkerData {
   rxCounters: SharedArrayBuffer;
   /** Heartbeat: the worker bumps word HB_BEAT every loop so the owner can tell it is alive. */
   heartbeat: SharedArrayBuffer;
+  /** Address conflict reports from the RX path (tables/conflicts.ts). */
+  conflicts?: SharedArrayBuffer;
 }

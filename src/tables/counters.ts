@@ -23,7 +23,10 @@ export const DROP_REASONS = [
   'own_frame',        // our own frame looped back from another member
   'send_error',       // the send or write system call failed
   'too_big',          // larger than the NIC MTU without GSO
-  'rate_limited',     // ARP/ND replies over the per-source limit
+  'rate_limited',     // ARP/ND over the per-source (or overall) budget: neither learnt nor answered
+  'vlan',             // tagged for a VLAN (id other than 0): the NICs are untagged members
+  'off_link',         // ARP/ND from a sender on none of our on-link subnets, or a martian sender
+  'conflict',         // ARP/ND claiming one of our addresses with a foreign MAC (logged, defended)
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export const D = Object.fromEntries(DROP_REASONS.map((r, i) => [r, i])) as { [K in DropReason]: number };
@@ -37,6 +40,8 @@ export const X_ARP_REQUESTS = 2;
 export const X_TUN_PKTS = 3;
 export const X_TUN_BYTES = 4;
 export const X_LOOPS = 5;
+/** Defensive announcements sent after a conflict (gratuitous ARP / unsolicited NA with our MAC). */
+export const X_DEFENCES = 6;
 const N_EXTRA = 8;
 export const COUNTERS_SLOTS = OFF_EXTRA + N_EXTRA;
 

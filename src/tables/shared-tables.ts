@@ -52,13 +52,19 @@ export const NF_PRESENT = 1;
 export const NF_ACTIVE = 2;
 
 export const OFF_ADDRS = OFF_NICS + MAX_NICS * NIC_SIZE;
-/** Address: family u8 @0 (4|6), plen u8 @1, bound slot u8 @2 (NO_NIC = unbound), flags u8 @3, ip[16] @4. */
+/**
+ * Address: family u8 @0 (4|6), plen u8 @1, bound slot u8 @2 (NO_NIC = unbound), flags u8 @3, ip[16] @4.
+ * A test address (flag AF_TEST) is held by the NIC in `bound`; the data plane never answers or
+ * delivers for it, but keeps foreign claims on it out of the neighbour table and reports them.
+ */
 export const ADDR_SIZE = 20;
 export const A_FAMILY = 0;
 export const A_PLEN = 1;
 export const A_BOUND = 2;
 export const A_FLAGS = 3;
 export const A_IP = 4;
+/** Address flag bits. */
+export const AF_TEST = 1;
 
 export const OFF_ROUTES = OFF_ADDRS + MAX_ADDRS * ADDR_SIZE;
 /** Route: family u8 @0, plen u8 @1, hasGw u8 @2, pad, metric u32 @4, dst[16] @8, gw[16] @24. */
@@ -88,6 +94,8 @@ export interface AddrEntry {
   ip: Uint8Array;
   plen: number;
   bound: number;
+  /** AF_TEST for a NIC's test address; data addresses leave it out. */
+  flags?: number;
 }
 
 export interface RouteEntry {
@@ -188,7 +196,7 @@ export class TablesWriter {
   }
 
   setAddresses(list: readonly AddrEntry[]): void {
-    if (list.length > MAX_ADDRS) throw new RangeError(`at most ${MAX_ADDRS} data addresses`);
+    if (list.length > MAX_ADDRS) throw new RangeError(`at most ${MAX_ADDRS} data and test addresses`);
     const b = this.view.bytes;
     b.fill(0, OFF_ADDRS, OFF_ADDRS + MAX_ADDRS * ADDR_SIZE);
     list.forEach((a, i) => {
@@ -196,6 +204,7 @@ export class TablesWriter {
       b[base + A_FAMILY] = a.family;
       b[base + A_PLEN] = a.plen;
       b[base + A_BOUND] = a.bound;
+      b[base + A_FLAGS] = a.flags ?? 0;
       b.set(a.ip, base + A_IP);
     });
     Atomics.store(this.view.header, H_ADDRS, list.length);

@@ -73,6 +73,11 @@ export function isMulticast(b: Uint8Array, off: number): boolean {
   return isMulticastMac(b, off + ETH_DST);
 }
 
+/** A MAC a neighbour can have: not a group address, not all zeros. */
+export function isUnicastMac(b: Uint8Array, off: number): boolean {
+  return (b[off] & 1) === 0 && (b[off] | b[off + 1] | b[off + 2] | b[off + 3] | b[off + 4] | b[off + 5]) !== 0;
+}
+
 export function macEquals(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): boolean {
   return a[aOff] === b[bOff] && a[aOff + 1] === b[bOff + 1] && a[aOff + 2] === b[bOff + 2] &&
     a[aOff + 3] === b[bOff + 3] && a[aOff + 4] === b[bOff + 4] && a[aOff + 5] === b[bOff + 5];

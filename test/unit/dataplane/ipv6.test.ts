@@ -315,6 +315,8 @@ test('a DAD NS for a data address is not learned and is answered to all-nodes', 
 test('an NA updates the neighbour: target option first, else the frame source; a bad checksum is malformed', () => {
   const r = rxRig();
   const other = mac('52:54:00:00:00:99');
+  // The unsolicited NA below only refreshes a neighbour already known (RFC 4861 §7.2.5).
+  r.neigh.update(6, GW, 0, GW_MAC, 0, coarseNowMs());
   r.port.deliver(FD0, buildNeighborAdvert(PEER_MAC, PEER, MAC0, A10, NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE));
   const noOpt = buildNeighborAdvert(other, GW, mac('33:33:00:00:00:01'), parseIpv6('ff02::1'), NA_FLAG_OVERRIDE);
   // Drop the option: payload 24, recompute the checksum.

@@ -186,7 +186,7 @@ test('truncated frames and garbage are counted, never thrown', () => {
   assert.equal(r.tun.written.length, 0);
   assert.equal(r.port.sent.length, 0);
   assert.equal(r.counters.drops(D.malformed), 7);
-  assert.equal(r.counters.drops(D.unsupported), 1);
+  assert.equal(r.counters.drops(D.vlan), 1);
 });
 
 test('Ethernet padding after a short IPv4 packet is not delivered to the TUN',
@@ -236,7 +236,9 @@ test('random frames on random fds never throw; each is delivered, counted as a d
     let received = 0;
     assert.doesNotThrow(() => { received = r.rx.runOnce(0); });
     assert.equal(received, frames.length);
-    assert.equal(r.tun.written.length + totalDrops(r) + arpTaken, frames.length);
+    // Every frame is delivered or counted as a drop, except valid ARP, which may also be taken without a count.
+    const silent = frames.length - r.tun.written.length - totalDrops(r);
+    assert.ok(silent >= 0 && silent <= arpTaken, `${silent} frames neither delivered nor counted (${arpTaken} valid ARP)`);
   }), { numRuns: 400 });
 });
 
