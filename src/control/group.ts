@@ -7,6 +7,7 @@
  *   LINK_DOWN           link was not down                           log link down; fail(LINK)
  *   LINK_UP             link was not up                             log link up; if repair allowed,
  *                                                                   no probing and n failed: repair
+ *   LINK_STABLE         link up (flap damping let go)               no probing and n failed: repair
  *   PROBE_FAILURE       n RUNNING/NOTARGETS/INIT, link not down     fail(PROBE, facts)
  *   PROBE_REPAIR        n failed, link not down                     repair
  *   NIC_ADDED           new id                                      insert at head; missing → FAILED;
@@ -40,7 +41,7 @@ import { RunReason, activateAnother, refreshStandby, runningState, transitionToR
 export const EventKind = {
   LINK_UP: 0, LINK_DOWN: 1, PROBE_FAILURE: 2, PROBE_REPAIR: 3, NIC_ADDED: 4, NIC_REMOVED: 5,
   NIC_APPEARED: 6, NIC_VANISHED: 7, STANDBY_CHANGED: 8, FAILBACK_CHANGED: 9, OFFLINE: 10,
-  UNDO_OFFLINE: 11, MAC_CHANGED: 12, ADMIN_CHANGED: 13, TARGETS_CHANGED: 14,
+  UNDO_OFFLINE: 11, MAC_CHANGED: 12, ADMIN_CHANGED: 13, TARGETS_CHANGED: 14, LINK_STABLE: 15,
 } as const;
 
 export interface NicConfig {
@@ -58,6 +59,8 @@ export interface NicConfig {
 export type GroupEvent =
   | { kind: typeof EventKind.LINK_UP; nic: number; linkUpRepairAllowed: boolean }
   | { kind: typeof EventKind.LINK_DOWN; nic: number }
+  /** A link held back by flap damping (its link-up refused for repair) may count for repair now. */
+  | { kind: typeof EventKind.LINK_STABLE; nic: number }
   | { kind: typeof EventKind.PROBE_FAILURE; nic: number; facts: ProbeFacts }
   | { kind: typeof EventKind.PROBE_REPAIR; nic: number }
   | { kind: typeof EventKind.NIC_ADDED; config: NicConfig }
@@ -110,6 +113,7 @@ function dispatch(ctx: StepCtx, ev: GroupEvent): void {
   switch (ev.kind) {
     case EventKind.LINK_DOWN: return linkDown(ctx, n);
     case EventKind.LINK_UP: return linkUp(ctx, n, ev.linkUpRepairAllowed);
+    case EventKind.LINK_STABLE: return linkStable(ctx, n);
     case EventKind.PROBE_FAILURE:
       if (n.link !== LinkState.DOWN) checkForFailure(ctx, n, FailureCause.PROBE, ev.facts);
       return;
@@ -137,6 +141,12 @@ function linkUp(ctx: StepCtx, n: NicRec, repairAllowed: boolean): void {
   ctx.log(LogLevel.ERR, `The link has come up on ${n.name}`);
   const probing = n.probeEnabled && n.state !== NicState.OFFLINE;
   if (repairAllowed && !probing && canRepair(n)) repair(ctx, n);
+}
+
+function linkStable(ctx: StepCtx, n: NicRec): void {
+  if (n.link !== LinkState.UP || !n.present) return;
+  const probing = n.probeEnabled && n.state !== NicState.OFFLINE;
+  if (!probing && canRepair(n)) repair(ctx, n);
 }
 
 function newRec(c: NicConfig): NicRec {

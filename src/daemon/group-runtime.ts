@@ -25,6 +25,7 @@ import { GroupProbing } from './prober/group-probing.js';
 import { parseIpv4 } from '../wire/ipv4.js';
 import { parseIpv6 } from '../wire/ipv6.js';
 import { ndMulticastMacs } from '../dataplane/rx6.js';
+import { LinkDamping } from './link-damping.js';
 
 /** A refused live change, with the control-protocol error code. */
 export class LiveError extends Error {
@@ -75,6 +76,8 @@ export class GroupRuntime {
   /** Receives resolved probes for `ipmpstat -p`. */
   onProbe: ((ev: ProbeEvent) => void) | null = null;
   readonly probing: GroupProbing;
+  /** Flap damping of link-only NICs (reference §6). */
+  private readonly damping: LinkDamping;
 
   constructor(
     private cfg: GroupConfig,
@@ -105,6 +108,12 @@ export class GroupRuntime {
       group: cfg.groupname, fdtMs: daemon.fdtMs, targets: cfg.targets, interfaces: () => this.cfg.interfaces,
       feed: (ev) => { if (!this.stopped) this.feed(ev); }, model: () => this.controller.model, log,
       onProbe: (ev) => this.onProbe?.(ev),
+    });
+    this.damping = new LinkDamping({
+      now: () => Number(process.hrtime.bigint()),
+      log: (text) => log('err', text),
+      probing: (slot) => this.controller.model.members.find((m) => m.id === slot)?.probeEnabled ?? false,
+      stable: (slot) => { if (!this.stopped) this.feed({ kind: EventKind.LINK_STABLE, nic: slot }); },
     });
   }
 
@@ -308,6 +317,7 @@ export class GroupRuntime {
     if (deleted) {
       if (!nic.present || nic.ifindex !== link.ifindex) return;
       const fd = this.nics.markAbsent(nic);
+      this.damping.forget(nic.slot);
       this.feed({ kind: EventKind.NIC_VANISHED, nic: nic.slot }, true);
       this.closeWhenUnused(fd);
       this.probing.nicsChanged(this.nics.list);
@@ -331,7 +341,9 @@ export class GroupRuntime {
     if (up === nic.linkUp) return;
     nic.linkUp = up;
     this.probing.linkChanged(nic.slot, up);
-    this.feed(up ? { kind: EventKind.LINK_UP, nic: nic.slot, linkUpRepairAllowed: true } : { kind: EventKind.LINK_DOWN, nic: nic.slot });
+    if (!up) this.damping.linkDown(nic.slot, nic.name);
+    const repairAllowed = up && this.damping.linkUp(nic.slot, nic.name);
+    this.feed(up ? { kind: EventKind.LINK_UP, nic: nic.slot, linkUpRepairAllowed: repairAllowed } : { kind: EventKind.LINK_DOWN, nic: nic.slot });
   }
 
   onRoute(route: RouteInfo): void {
@@ -425,6 +437,7 @@ export class GroupRuntime {
     if (!nic) throw new LiveError('EUNKIF', `${name} is not in group ${this.cfg.groupname}`);
     // Absent before the tables are written, so its slot is published without a socket.
     const fd = this.nics.markAbsent(nic);
+    this.damping.forget(nic.slot);
     this.feed({ kind: EventKind.NIC_REMOVED, nic: nic.slot }, true);
     this.nics.remove(name);
     this.closeWhenUnused(fd);
@@ -468,6 +481,7 @@ export class GroupRuntime {
   /** Clean stop: workers, sockets, the TUN (no longer persistent), host isolation. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.damping.stop();
     if (this.routeTimer) clearTimeout(this.routeTimer);
     await this.probing.stop();
     this.announcer.stop();
@@ -484,6 +498,7 @@ export class GroupRuntime {
   /** Stop for an upgrade or crash test: leaves the TUN persistent with its addresses. */
   async detach(): Promise<void> {
     this.stopped = true;
+    this.damping.stop();
     await this.probing.stop();
     this.announcer.stop();
     await this.forwarding?.stop();

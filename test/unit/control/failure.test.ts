@@ -63,6 +63,30 @@ test('link up with repair not allowed (flapping) logs but does not repair', () =
   assert.equal(iface(c, 0).state, 'failed');
 });
 
+test('link stable after a refused link-up: repair', () => {
+  const c = group([{}, {}]);
+  linkDown(c, 0);
+  linkUp(c, 0, 2, false);
+  const e = c.handle({ kind: EventKind.LINK_STABLE, nic: 0 }, 3);
+  assert.deepEqual(texts(e), ['IP interface repair detected on net0 of group g0']);
+  assert.equal(iface(c, 0).state, 'ok');
+  assert.deepEqual(active(c), ['net0', 'net1']);
+});
+
+test('link stable changes nothing while the link is down, when not failed, or with probing', () => {
+  const down = group([{}, {}]);
+  linkDown(down, 0);
+  assert.equal(down.handle({ kind: EventKind.LINK_STABLE, nic: 0 }, 3).changed, false);
+  assert.equal(iface(down, 0).state, 'failed');
+  const fine = group([{}, {}]);
+  assert.equal(fine.handle({ kind: EventKind.LINK_STABLE, nic: 0 }, 3).changed, false);
+  const probing = group([{ probe: true }, {}]);
+  linkDown(probing, 0);
+  linkUp(probing, 0);
+  assert.equal(probing.handle({ kind: EventKind.LINK_STABLE, nic: 0 }, 3).changed, false);
+  assert.equal(iface(probing, 0).state, 'failed');
+});
+
 test('link up with probing enabled waits for the probe repair', () => {
   const c = group([{ probe: true }, {}]);
   linkDown(c, 0);
