@@ -161,7 +161,11 @@ export function loadNative(): NativeAddon {
     throw new Error('native addon not built: run `npm run build:native` (native-bindings/build/Release/ipmp_native.node missing)');
   }
   const require = createRequire(import.meta.url);
-  cached = require(path) as NativeAddon;
+  const addon = require(path) as NativeAddon;
+  if (typeof addon.pollFds !== 'function') {
+    throw new Error(`native addon is older than the code (no pollFds): run \`npm run build:native\` (${path})`);
+  }
+  cached = addon;
   return cached;
 }
 
