@@ -13,21 +13,28 @@ import { hostNs, labDownSync, parseRate } from '../src/lab/lab.js';
 import { withLab } from '../src/lab/fixture.js';
 import { declareScenarios, runBaselines, type Params } from './e2e/baseline.js';
 import { NICS, runAggregation, runForwarding, runIdle } from './e2e/forward.js';
+import { runMemory, GROWTH_MB } from './e2e/memory.js';
 import { runFailover, runTrace } from './e2e/failover.js';
 import { ipmpdYaml, REPO, startIpmpd, type Daemon } from './e2e/tools.js';
 import { NsAnchor, progress, sleep } from './e2e/sys.js';
 import { Results, row, table, type Row } from './e2e/results.js';
 import { renderSvg, type Bar } from './e2e/svg.js';
 
-const USAGE = 'usage: ipmp bench [--quick] [--json FILE] [--svg FILE] [--runs N] [--prefix P]\n'
-  + '       ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE] ... (ipmp bench soak --help)\n';
+const USAGE = 'usage: ipmp bench [--quick] [--json FILE] [--svg FILE] [--runs N] [--soak-minutes N] [--only PARTS] [--prefix P]\n'
+  + '       ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE] ... (ipmp bench soak --help)\n'
+  + 'PARTS: comma-separated, of kernel, forwarding, failover, probe, trace, idle, aggregation, memory (default: all;\n'
+  + 'memory only with --soak-minutes: RSS under N minutes of load). Failover scenarios run 5 times in a full run.\n';
+const PARTS = ['kernel', 'forwarding', 'failover', 'probe', 'trace', 'idle', 'aggregation', 'memory'] as const;
+type Part = (typeof PARTS)[number];
 const AGG_RATE = '500mbit';
 const DATA = ['198.18.0.10/24', '198.18.0.11/24'];
 
-interface Options { quick: boolean; json?: string; svg?: string; runs?: number; prefix: string }
+interface Options {
+  quick: boolean; json?: string; svg?: string; runs?: number; prefix: string; soakMinutes: number; only: Set<Part>;
+}
 
 function parseArgs(argv: string[]): Options | string {
-  const o: Options = { quick: false, prefix: `ipb${process.pid % 10000}` };
+  const o: Options = { quick: false, prefix: `ipb${process.pid % 10000}`, soakMinutes: 0, only: new Set(PARTS) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -41,6 +48,13 @@ function parseArgs(argv: string[]): Options | string {
       else if (a === '--svg') o.svg = val();
       else if (a === '--runs') o.runs = Number(val());
       else if (a === '--prefix') o.prefix = val();
+      else if (a === '--soak-minutes') o.soakMinutes = Number(val());
+      else if (a === '--only') {
+        const want = val().split(',').map((x) => x.trim());
+        const bad = want.find((x) => !(PARTS as readonly string[]).includes(x));
+        if (bad !== undefined) return `--only: unknown part '${bad}' (expected ${PARTS.join(', ')})`;
+        o.only = new Set(want as Part[]);
+      }
       else if (a === '--help' || a === '-h') return '';
       else return `unrecognized argument '${a}'`;
     } catch (e) {
@@ -49,16 +63,18 @@ function parseArgs(argv: string[]): Options | string {
   }
   if (!/^[a-z][a-z0-9]{0,10}$/.test(o.prefix)) return `bad prefix '${o.prefix}': 1-11 of [a-z0-9], starting with a letter`;
   if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1 && o.runs <= 20)) return '--runs: expected 1..20';
+  if (!(Number.isInteger(o.soakMinutes) && o.soakMinutes >= 0 && o.soakMinutes <= 120)) return '--soak-minutes: expected 0..120';
+  if (o.soakMinutes === 0) o.only.delete('memory');
   if (!o.quick && o.svg === undefined) o.svg = join(REPO, 'bench', 'results', 'latest.svg');
   return o;
 }
 
 function params(o: Options): Params {
   return o.quick
-    ? { quick: true, n: o.runs ?? 1, tcpSec: 2, udpSec: 2, udpRate: '200M', pingCount: 200, idleSec: 3,
-      linkFlowMs: 2500, probeFlowMs: 4500, traceSec: 6 }
-    : { quick: false, n: o.runs ?? 3, tcpSec: 4, udpSec: 3, udpRate: '200M', pingCount: 200, idleSec: 10,
-      linkFlowMs: 3000, probeFlowMs: 5000, traceSec: 9 };
+    ? { quick: true, n: o.runs ?? 1, failoverN: o.runs ?? 1, tcpSec: 2, udpSec: 2, udpRate: '200M', pingCount: 200,
+      idleSec: 3, linkFlowMs: 2500, probeFlowMs: 4500, traceSec: 6, soakMinutes: o.soakMinutes }
+    : { quick: false, n: o.runs ?? 3, failoverN: Math.max(5, o.runs ?? 3), tcpSec: 4, udpSec: 3, udpRate: '200M',
+      pingCount: 200, idleSec: 10, linkFlowMs: 3000, probeFlowMs: 5000, traceSec: 9, soakMinutes: o.soakMinutes };
 }
 
 async function withDaemon(prefix: string, yaml: string, fn: (d: Daemon, a: NsAnchor) => Promise<void>): Promise<void> {
@@ -86,16 +102,21 @@ async function probesWork(d: Daemon): Promise<string | null> {
 }
 
 async function runAll(o: Options, p: Params, r: Results, tun: string): Promise<void> {
-  await withLab({ prefix: `${o.prefix}k`, nics: 2 }, (lab) => runBaselines(lab, p, r));
+  const has = (...parts: Part[]): boolean => parts.some((x) => o.only.has(x));
+  if (has('kernel')) await withLab({ prefix: `${o.prefix}k`, nics: 2 }, (lab) => runBaselines(lab, p, r));
 
-  await withLab({ prefix: `${o.prefix}d`, nics: 2 }, async (lab) => {
-    progress('starting ipmpd');
-    await withDaemon(lab.prefix, ipmpdYaml({ tun, nics: NICS, addresses: DATA }), async (d, anchor) => {
-      await runForwarding(lab, d, anchor, p, r);
-      await runFailover(lab, d, anchor, p, r, 'link');
-      if (o.svg) await runTrace(lab, d, anchor, p, r);
-      await runIdle(d, p, r);
-    });
+  if (has('forwarding', 'failover', 'trace', 'idle', 'memory', 'probe')) await withLab({ prefix: `${o.prefix}d`, nics: 2 }, async (lab) => {
+    if (has('forwarding', 'failover', 'trace', 'idle', 'memory')) {
+      progress('starting ipmpd');
+      await withDaemon(lab.prefix, ipmpdYaml({ tun, nics: NICS, addresses: DATA }), async (d, anchor) => {
+        if (has('forwarding')) await runForwarding(lab, d, anchor, p, r);
+        if (has('failover')) await runFailover(lab, d, anchor, p, r, 'link');
+        if (o.svg && has('trace')) await runTrace(lab, d, anchor, p, r);
+        if (has('idle')) await runIdle(d, p, r);
+        if (has('memory')) await runMemory(lab, d, anchor, p, r);
+      });
+    }
+    if (!has('probe')) return;
     progress('starting ipmpd with probe-based failure detection');
     const probe = { fdtMs: 1000, testAddresses: lab.nics.map((n) => n.testAddress), targets: ['198.18.0.1'] };
     await withDaemon(lab.prefix, ipmpdYaml({ tun, nics: NICS, addresses: DATA, probe }), async (d, anchor) => {
@@ -105,7 +126,7 @@ async function runAll(o: Options, p: Params, r: Results, tun: string): Promise<v
     });
   });
 
-  await withLab({ prefix: `${o.prefix}a`, nics: 2, rate: AGG_RATE }, async (lab) => {
+  if (has('aggregation')) await withLab({ prefix: `${o.prefix}a`, nics: 2, rate: AGG_RATE }, async (lab) => {
     progress(`starting ipmpd (NICs limited to ${AGG_RATE})`);
     await withDaemon(lab.prefix, ipmpdYaml({ tun, nics: NICS, addresses: DATA }), (d, anchor) =>
       runAggregation(lab, d, anchor, parseRate(AGG_RATE) * 8, p, r));
@@ -157,6 +178,8 @@ function summarize(r: Results): { rows: Row[]; bars: Bar[] } {
       abs(k, 'lost_pkts', 'datagrams lost (both ways)', '≤'));
   }
   rows.push(abs('idle', 'cpu_pct', 'ipmpd CPU at rest', '≤', 1), abs('idle', 'rss_mb', 'ipmpd RSS', '≤', 80));
+  rows.push(abs('memory', 'rss_start_mb', 'RSS at the start of the load', '≤'), abs('memory', 'rss_end_mb', 'RSS at the end', '≤', 80),
+    abs('memory', 'rss_max_mb', 'RSS maximum', '≤'), abs('memory', 'rss_growth_mb', 'RSS growth (end − start)', '≤', GROWTH_MB));
   const bar = (label: string, key: string, ipmp: string, base: string, baseName: string, unit: string): Bar[] => {
     const a = r.med(key, ipmp);
     const b = r.med(key, base);
@@ -184,6 +207,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   const p = params(o);
   const r = new Results();
   declareScenarios(r);
+  if (o.only.has('memory')) r.scenario('memory', 'memory under load');
   const tun = `ipb${process.pid % 100000}`;
   const onSignal = (sig: NodeJS.Signals): void => {
     for (const s of ['k', 'd', 'a']) labDownSync(`${o.prefix}${s}`);

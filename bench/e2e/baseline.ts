@@ -13,6 +13,8 @@ export interface Params {
   quick: boolean;
   /** Runs per scenario (the median is reported). */
   n: number;
+  /** Runs of each failover scenario (at least 5 in a full run). */
+  failoverN: number;
   /** iperf3 duration (s) for throughput tests. */
   tcpSec: number;
   udpSec: number;
@@ -24,6 +26,8 @@ export interface Params {
   linkFlowMs: number;
   probeFlowMs: number;
   traceSec: number;
+  /** Soak under load, minutes (0: none). */
+  soakMinutes: number;
 }
 
 const PEER = '198.18.0.1';

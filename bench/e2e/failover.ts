@@ -67,9 +67,9 @@ async function failoverRun(lab: LabInfo, d: Daemon, anchor: NsAnchor, flowMs: nu
 export async function runFailover(lab: LabInfo, d: Daemon, anchor: NsAnchor, p: Params, r: Results,
   kind: 'link' | 'probe'): Promise<void> {
   const key = kind === 'link' ? 'failover_link' : 'failover_probe';
-  for (let i = 0; i < p.n; i++) {
+  for (let i = 0; i < p.failoverN; i++) {
     await waitNicsOk(d, NICS, 30_000);
-    progress(`failover (${kind}-based): run ${i + 1}/${p.n}`);
+    progress(`failover (${kind}-based): run ${i + 1}/${p.failoverN}`);
     const x = await failoverRun(lab, d, anchor, kind === 'link' ? p.linkFlowMs : p.probeFlowMs, kind === 'probe');
     r.add(key, 'out_gap_ms', 'ms', x.out.maxGapMs);
     r.add(key, 'in_gap_ms', 'ms', x.in.maxGapMs);

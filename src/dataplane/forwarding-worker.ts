@@ -73,7 +73,7 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
     const n = native.pollFds(fds, nfds, ready, moved ? 0 : POLL_MS);
     let count = 0;
     const now = performance.now();
-    if ((n > 0 && ready[0]) || n <= 0 || now - lastTx >= TX_SERVICE_MS) {
+    if ((n > 0 && ready[0]) || now - lastTx >= TX_SERVICE_MS) {
       count += tx.runOnce(0);
       lastTx = now;
     }

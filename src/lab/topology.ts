@@ -12,8 +12,9 @@
 //              where the kernel has no dummy driver) 198.19.0.1/24,
 //              2001:db8:1::1/64; IPv4/IPv6 forwarding on
 //
-// Bridges: STP off, forward_delay 0, default ageing, multicast snooping off (so IPv6 ND for
-// addresses answered from userspace, which sends no MLD reports, is always flooded).
+// Bridges: no netfilter on bridged frames, STP off, forward_delay 0, default ageing,
+// multicast snooping off (so IPv6 ND for addresses answered from userspace, which sends no
+// MLD reports, is always flooded).
 // The peer's eth0 has checksum/segmentation offloads off, so frames reaching the host NICs
 // are complete and no larger than the MTU, as from a physical wire.
 //
@@ -21,6 +22,7 @@
 // burst = RATE × 4 ms clamped to [32 KiB, 4 MiB], latency 25 ms (queue bound; far above the
 // lab's sub-millisecond RTT, so TCP can fill the link).
 
+import { existsSync } from 'node:fs';
 import { run, LabError } from './exec.js';
 
 export type SwitchMode = 'one' | 'per-nic';
@@ -189,6 +191,12 @@ export async function buildLab(lab: LabInfo): Promise<void> {
   for (const ns of [host, sw, peer]) {
     await run(['ip', 'netns', 'add', ns]);
     await ipn(ns, 'link', 'set', 'lo', 'up');
+  }
+  // A switch forwards frames without running them through the IP firewall: where
+  // br_netfilter is loaded, its per-namespace default would pass every bridged frame
+  // through netfilter, paid for in the CPU time of whoever sent it.
+  for (const t of ['iptables', 'ip6tables', 'arptables']) {
+    if (existsSync(`/proc/sys/net/bridge/bridge-nf-call-${t}`)) await sysctl(sw, `net.bridge.bridge-nf-call-${t}`, '0');
   }
   for (const br of lab.bridges) {
     await ipn(sw, 'link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0');
