@@ -1,5 +1,6 @@
-// Memory under sustained load: the daemon forwards a rotating load (8 TCP streams, 64-byte
-// UDP at full rate, 1 TCP stream, each bounded by iperf3 -t) for --soak-minutes while its
+// Memory under sustained load: the daemon forwards a rotating, paced load (8 TCP streams,
+// 64-byte UDP, 1 TCP stream, each bounded by iperf3 -t and paced with -b so a long run leaves
+// CPU to whatever else runs on the machine) for --soak-minutes while its
 // resident set size is sampled every 5 s. Reported: RSS at the start and the end of the
 // load, the maximum, and the growth (end − start). The start is taken after one round of
 // the load, so the first-use growth (JIT code, buffers touched) is not counted as growth.
@@ -7,7 +8,7 @@
 import { hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
 import { iperf, iperfServer, waitNicsOk, type Daemon } from './tools.js';
 import { NsAnchor, progress, rssKb } from './sys.js';
-import { SMALL, TCP8, type Params } from './baseline.js';
+import { TCP8, type Params } from './baseline.js';
 import type { Results } from './results.js';
 import { NICS } from './forward.js';
 
@@ -21,9 +22,9 @@ export async function runMemory(lab: LabInfo, d: Daemon, _anchor: NsAnchor, p: P
   await iperfServer(peerNs(lab.prefix));
   await waitNicsOk(d, NICS, 30_000);
   const loads: { name: string; sec: number; extra: string[] }[] = [
-    { name: 'tcp8', sec: 20, extra: TCP8 },
-    { name: 'udp64', sec: 10, extra: SMALL },
-    { name: 'tcp1', sec: 10, extra: [] },
+    { name: 'tcp8', sec: 20, extra: [...TCP8, '-b', '100M'] },
+    { name: 'udp64', sec: 10, extra: ['-u', '-l', '64', '-b', '20M'] },
+    { name: 'tcp1', sec: 10, extra: ['-b', '1G'] },
   ];
   const mb = (): number => rssKb(d.pid) / 1024;
   progress(`memory under load: warm-up round (${loads.reduce((a, l) => a + l.sec, 0)} s)`);

@@ -3,12 +3,12 @@
  *
  * Role `both` (the default) serves both directions in one thread: one poll over
  * the TUN and every NIC's packet socket, then a TX batch (ipmp0 → NICs) when the
- * TUN is readable and an RX batch (NICs → ipmp0) when a NIC is. After a batch that
- * moved packets it looks again without sleeping, so a reply the kernel produced
- * while the batch was sent (a ping answered by a peer, a TCP ACK) is forwarded
- * without a thread wake-up. Roles `tx` and `rx` run one direction each, in two
- * threads. Every loop is bounded by POLL_MS, so the stop flag and the tables are
- * looked at regularly; the forwarding never runs on the daemon's event loop.
+ * TUN is readable and an RX batch (NICs → ipmp0) when a NIC is. A reply the kernel
+ * produced while a batch was sent (a ping answered by a peer, a TCP ACK) is already
+ * queued when the loop polls again, so it is forwarded without a thread wake-up.
+ * Roles `tx` and `rx` run one direction each, in two threads. Every loop is bounded
+ * by POLL_MS, so the stop flag and the tables are looked at regularly; the
+ * forwarding never runs on the daemon's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from '../io/native.js';
@@ -57,7 +57,6 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
   fds[0] = tunFd;
   let nfds = 1;
   let gen = -1;
-  let moved = false;
   let lastTx = performance.now();
   while (!view.stopRequested()) {
     tx.tables.refresh();
@@ -68,23 +67,22 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
       nfds = 1;
       for (let s = 0; s < t.nicCount; s++) if (t.nicPresent[s] && t.nicFd[s] >= 0) fds[nfds++] = t.nicFd[s];
     }
-    // After a batch that moved packets, look again without waiting: the kernel often
-    // produced the answer while the batch was being sent.
-    const n = native.pollFds(fds, nfds, ready, moved ? 0 : POLL_MS);
-    let count = 0;
+    // poll returns at once when anything is readable, so after a batch the answer the
+    // kernel produced while the batch was sent (a ping reply, a TCP ACK) is taken without
+    // a sleep and a wake-up.
+    const n = native.pollFds(fds, nfds, ready, POLL_MS);
     const now = performance.now();
     if ((n > 0 && ready[0]) || now - lastTx >= TX_SERVICE_MS) {
-      count += tx.runOnce(0);
+      tx.runOnce(0);
       lastTx = now;
     }
     if (n > 0) {
       let nic = false;
       for (let i = 1; i < nfds; i++) if (ready[i]) { nic = true; break; }
-      if (nic) count += rx.runOnce(0);
+      if (nic) rx.runOnce(0);
     } else if (nfds === 1) {
       rx.runOnce(0);
     }
-    moved = count > 0;
     Atomics.add(beat, HB_BEAT, 1);
     if (Atomics.load(beat, HB_HOOK) !== HOOK_NONE) testHook(beat);
   }
