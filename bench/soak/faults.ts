@@ -16,7 +16,6 @@ import { labFail, labRepair } from '../../src/lab/lab.js';
 import type { LabInfo } from '../../src/lab/topology.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import type { GroupSetup, Ipmpd } from './daemon.js';
-import { deleteNic, recreateNic } from './nic.js';
 import type { Rng } from './prng.js';
 import { outOfService, settled } from './states.js';
 
@@ -115,11 +114,11 @@ async function flap(c: FaultCtx, note: FaultNote): Promise<FaultOutcome> {
 
 async function deleteRecreate(c: FaultCtx, note: FaultNote): Promise<FaultOutcome> {
   const nic = pickNic(c, note);
-  await deleteNic(c.lab, nic);
+  await labFail(c.lab.prefix, nic, { delete: true });
   const detectMs = await c.waitState(`${nic} failed after deletion`, (s) => outOfService(s, c.setup, nic, 'failed'),
     c.detectBoundMs('delete'));
   const holdMs = await hold(c);
-  await recreateNic(c.lab, nic);
+  await labRepair(c.lab.prefix, nic);
   note.undone = true;
   const settleMs = await settle(c);
   const gap = await c.isolationGap(nic);

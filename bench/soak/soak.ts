@@ -15,7 +15,6 @@ import type { Snapshot } from '../../src/daemon/protocol.js';
 import { DaemonLog, Ipmpd, writeConfigFile, type GroupSetup, type ProcStats } from './daemon.js';
 import { inject, schedule, type FaultCtx, type Kind } from './faults.js';
 import { compareHost, compareProc, hostState, stableStats, stateFiles, type LeakCheck } from './leaks.js';
-import { nicExists, recreateNic } from './nic.js';
 import { Rng } from './prng.js';
 import { describe, settled } from './states.js';
 import { Traffic, type Path, type TransferRecord } from './traffic.js';
@@ -185,7 +184,6 @@ class Run {
     }
     if (!rec.undone) {
       for (const n of this.lab.nics) {
-        if (!(await nicExists(this.lab, n.name))) await recreateNic(this.lab, n.name);
         await labRepair(this.lab.prefix, n.name);
         const s = this.last?.interfaces.find((i) => i.name === n.name);
         if (s?.state === 'offline') await this.d.request({ op: 'undo-offline', ifname: n.name }).catch(() => undefined);
