@@ -12,7 +12,7 @@ import { BucketTable } from './buckets.js';
 import { type GroupState, type LogLevel, NicFlag } from './glossary.js';
 import { ActionKind, type GroupModel, type OpResult } from './group-model.js';
 import { EventKind, type GroupEvent, type NicConfig, newGroupModel, step } from './group.js';
-import { snapshotOf } from './snapshot.js';
+import { snapshotOf, type TestFamilies } from './snapshot.js';
 
 export interface ControllerConfig {
   ifname: string;
@@ -150,8 +150,9 @@ export class GroupController {
     return this.bindingChange(() => (up ? this.binding.addressUp(address) : this.binding.addressDown(address)).moves);
   }
 
-  snapshot(): Omit<Snapshot, 'targets'> {
-    return snapshotOf(this.modelState, this.binding, this.prefixes, this.gen);
+  /** `testFamilies`: the families the members' test addresses use (for the nominee flags). */
+  snapshot(testFamilies?: TestFamilies): Omit<Snapshot, 'targets'> {
+    return snapshotOf(this.modelState, this.binding, this.prefixes, this.gen, testFamilies);
   }
 
   private bindingChange(run: () => BindMove[], force = false): Effects {

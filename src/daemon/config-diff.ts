@@ -51,7 +51,8 @@ function diffGroup(a: GroupConfig, b: GroupConfig, rm: ConfigChange[], ch: Confi
     if (!from) continue;
     const standby = from.standby !== to.standby;
     const testAddress = pfx(from.testAddress) !== pfx(to.testAddress);
-    const testAddress6 = pfx(from.testAddress6) !== pfx(to.testAddress6);
+    const testAddress6 = pfx(from.testAddress6) !== pfx(to.testAddress6)
+      || (from.linkLocalTestAddress ?? false) !== (to.linkLocalTestAddress ?? false);
     if (standby || testAddress || testAddress6) {
       ch.push({ kind: 'interface-changed', group, name: to.name, from, to, standby, testAddress, testAddress6 });
     }

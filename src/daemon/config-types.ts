@@ -18,6 +18,11 @@ export interface InterfaceConfig {
   testAddress: IpPrefix | null;
   /** IPv6 test address (`test-address6`, link-local only, reference §3), or null. */
   testAddress6?: IpPrefix | null;
+  /**
+   * `test-address6: link-local`: the IPv6 test address is the link-local the NIC forms from
+   * its MAC (modified EUI-64, fe80::/64), as on Solaris.
+   */
+  linkLocalTestAddress?: boolean;
 }
 
 export interface GroupConfig {

@@ -221,11 +221,16 @@ class Walker {
       if (p.name === 'standby') { cfg.standby = this.bool(p.value, key, 'true or false'); continue; }
       if (this.isNull(p.value) || (isScalar(p.value) && p.value.value === 'none')) continue;
       const want6 = p.name === 'test-address6';
-      const what = want6 ? 'an IPv6 link-local ADDRESS/PREFIXLEN' : 'ADDRESS/PREFIXLEN';
+      if (want6 && isScalar(p.value) && p.value.value === 'link-local') {
+        if (cfg.testAddress6) this.fail(p.value, key, 'expected one IPv6 test address (test-address and test-address6 both give one)');
+        cfg.linkLocalTestAddress = true;
+        continue;
+      }
+      const what = want6 ? 'an IPv6 link-local ADDRESS/PREFIXLEN or link-local' : 'ADDRESS/PREFIXLEN';
       const addr = this.check(p.value, key, parsePrefix(this.str(p.value, key, what)));
       if (addr.family === 6 && !isLinkLocal6(addr.address)) this.expect(p.value, key, 'an IPv6 link-local (fe80::/10) test address');
-      if (want6 && addr.family !== 6) this.expect(p.value, key, 'an IPv6 link-local ADDRESS/PREFIXLEN');
-      if (addr.family === 6 && cfg.testAddress6) this.fail(p.value, key, 'expected one IPv6 test address (test-address and test-address6 both give one)');
+      if (want6 && addr.family !== 6) this.expect(p.value, key, 'an IPv6 link-local ADDRESS/PREFIXLEN or link-local');
+      if (addr.family === 6 && (cfg.testAddress6 || cfg.linkLocalTestAddress)) this.fail(p.value, key, 'expected one IPv6 test address (test-address and test-address6 both give one)');
       this.unique(p.value, key, addr.address, this.testAddrs, 'test address', this.dataAddrs, 'a data address');
       if (addr.family === 4) cfg.testAddress = addr; else cfg.testAddress6 = addr;
     }

@@ -29,6 +29,7 @@ const FIELDS: Record<Op, Record<string, FieldKind>> = {
   'create-addr': { group: 'group', address: 'text' },
   'delete-addr': { group: 'group', address: 'text' },
   'set-ifprop': { ifname: 'ifname', prop: 'prop', value: 'text' },
+  'test-hook': { group: 'group', hook: 'text' },
 };
 
 const MAX_TEXT = 256;

@@ -164,6 +164,12 @@ export class Daemon {
         }
         throw new RequestError('EFAILED', 'test-address: change it in the configuration file and send SIGHUP');
       }
+      case 'test-hook': {
+        if (process.env.IPMPD_TEST_HOOKS !== '1') throw new RequestError('EINVAL', 'test hooks are off (start ipmpd with IPMPD_TEST_HOOKS=1)');
+        const g = this.groupNamed(req.group);
+        if (!g.testHook(req.hook)) throw new RequestError('EINVAL', `test hook ${req.hook}: unknown, or group ${req.group} does not probe`);
+        return { ok: true };
+      }
       default:
         throw new RequestError('EBADREQ', `bad request: unknown op`);
     }

@@ -22,6 +22,7 @@ import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
 import type { DaemonConfig, GroupConfig, IpPrefix } from './config-types.js';
 import type { ProbeEvent, Snapshot } from './protocol.js';
 import { GroupProbing } from './prober/group-probing.js';
+import { STUCK_MS } from './prober/prober.js';
 import { parseIpv4 } from '../wire/ipv4.js';
 import { parseIpv6 } from '../wire/ipv6.js';
 import { ndMulticastMacs } from '../dataplane/rx6.js';
@@ -107,7 +108,7 @@ export class GroupRuntime {
     this.probing = new GroupProbing({
       group: cfg.groupname, fdtMs: daemon.fdtMs, targets: cfg.targets, interfaces: () => this.cfg.interfaces,
       feed: (ev) => { if (!this.stopped) this.feed(ev); }, model: () => this.controller.model, log,
-      onProbe: (ev) => this.onProbe?.(ev),
+      onProbe: (ev) => this.onProbe?.(ev), testHooks: process.env.IPMPD_TEST_HOOKS === '1',
     });
     this.damping = new LinkDamping({
       now: () => Number(process.hrtime.bigint()),
@@ -147,13 +148,13 @@ export class GroupRuntime {
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
     this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
     await this.forwarding.start();
-    await this.probing.start(this.nics.list, this.gateways4());
+    await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
   }
 
   private nicConfig(nic: Nic) {
     return {
       id: nic.slot, name: nic.name, standby: nic.standby, mac: nic.present ? macString(nic.mac) : null,
-      probeEnabled: this.probing.testAddressOf(nic.name) !== null, ifindex: nic.ifindex, linkUp: nic.present ? nic.linkUp : false,
+      probeEnabled: this.probing.probeEnabledFor(nic.name), ifindex: nic.ifindex, linkUp: nic.present ? nic.linkUp : false,
     };
   }
 
@@ -286,6 +287,7 @@ export class GroupRuntime {
   /** Re-reads the kernel's routes through ipmp0 (on-link and via gateways) into the tables. */
   refreshRoutes(): void {
     const routes: RouteEntry[] = [];
+    const gateways: Record<4 | 6, string[]> = { 4: [], 6: [] };
     for (const fam of [4, 6] as const) {
       for (const r of this.rtnl.getRoutes(fam)) {
         if (!this.isOurRoute(r) || !gatewayOfFamily(fam, r)) continue;
@@ -293,15 +295,17 @@ export class GroupRuntime {
           family: fam, dst: ipBytes(fam, r.dst), plen: r.dstLen, metric: r.priority,
           gateway: r.gateway ? ipBytes(fam, r.gateway) : null,
         });
+        if (r.gateway) gateways[fam].push(r.gateway);
       }
     }
     this.tables.update((w) => w.setRoutes(routes));
-    this.probing.routesChanged(this.gateways4());
+    this.probing.routesChanged(gateways[4], gateways[6]);
   }
 
-  /** IPv4 next hops of the routes through ipmp0 (router probe targets). */
-  private gateways4(): string[] {
-    return this.rtnl.getRoutes(4).filter((r) => this.isOurRoute(r) && r.gateway && gatewayOfFamily(4, r)).map((r) => r.gateway as string);
+  /** Next hops of the routes through ipmp0 (router probe targets). */
+  private gateways(family: 4 | 6): string[] {
+    return this.rtnl.getRoutes(family).filter((r) => this.isOurRoute(r) && r.gateway && gatewayOfFamily(family, r))
+      .map((r) => r.gateway as string);
   }
 
   private isOurRoute(r: RouteInfo): boolean {
@@ -365,10 +369,22 @@ export class GroupRuntime {
   }
 
   snapshot(): Snapshot {
-    const s = this.controller.snapshot();
-    const targets = this.nics.list.map((n) => this.probing.targetRow(n));
+    const ifs = this.cfg.interfaces;
+    const s = this.controller.snapshot({
+      v4: ifs.some((i) => i.testAddress?.family === 4),
+      v6: ifs.some((i) => i.testAddress6?.family === 6 || i.linkLocalTestAddress === true),
+    });
+    const targets = this.nics.list.flatMap((n) => this.probing.targetRows(n));
     const fdtMs = this.probing.fdtMs;
     return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs })), targets };
+  }
+
+  /** Runs a test hook (IPMPD_TEST_HOOKS=1); false when unknown or nothing probes. */
+  testHook(hook: string): boolean {
+    if (hook === 'probe-worker-pause') return this.probing.hook({ hook: 'stall', ms: 1_500 });
+    if (hook === 'probe-worker-stall') return this.probing.hook({ hook: 'stall', ms: 2 * STUCK_MS });
+    if (hook === 'probe-worker-crash') return this.probing.hook({ hook: 'crash' });
+    return false;
   }
 
   /** if_mpadm -d / -r. */

@@ -114,14 +114,23 @@ export type Request =
   | { id: number; op: 'delete-addr'; group: string; address: string }
   | { id: number; op: 'set-ifprop'; ifname: string; prop: 'standby' | 'test-address'; value: string }
   /** Keeps the connection open; the daemon writes {"event":"probe", ...ProbeEvent} lines. */
-  | { id: number; op: 'probe-subscribe' };
+  | { id: number; op: 'probe-subscribe' }
+  /** Fault injection for tests; refused unless ipmpd runs with IPMPD_TEST_HOOKS=1. */
+  | { id: number; op: 'test-hook'; group: string; hook: TestHook };
+
+/**
+ * probe-worker-pause: the probe worker's loop stops for 1.5 s (it recovers by itself);
+ * probe-worker-stall: it stops for 2 × the watchdog limit (the daemon restarts it);
+ * probe-worker-crash: it throws and exits.
+ */
+export type TestHook = 'probe-worker-pause' | 'probe-worker-stall' | 'probe-worker-crash';
 
 export type Op = Request['op'];
 
 /** Ops that change state: accepted only from uid 0 or members of group `ipmp`. */
 export const PRIVILEGED_OPS: ReadonlySet<Op> = new Set<Op>([
   'offline', 'undo-offline', 'add-ipmp', 'remove-ipmp', 'create-addr', 'delete-addr', 'set-ifprop',
-  'probe-subscribe',
+  'probe-subscribe', 'test-hook',
 ]);
 
 /** Error codes (Solaris libipmp names where one exists). */

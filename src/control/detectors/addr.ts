@@ -78,3 +78,22 @@ export function isLinkLocalV6(s: string): boolean {
   const v = parseV6(s);
   return v !== null && v >> 118n === 0x3fan;
 }
+
+/**
+ * The link-local address a NIC forms from its MAC (modified EUI-64, RFC 4291 appendix A):
+ * fe80::/64 with the MAC split by ff:fe and the universal/local bit inverted.
+ */
+export function eui64LinkLocal(mac: Uint8Array): string {
+  const b = new Uint8Array(16);
+  b[0] = 0xfe;
+  b[1] = 0x80;
+  b[8] = mac[0]! ^ 0x02;
+  b[9] = mac[1]!;
+  b[10] = mac[2]!;
+  b[11] = 0xff;
+  b[12] = 0xfe;
+  b[13] = mac[3]!;
+  b[14] = mac[4]!;
+  b[15] = mac[5]!;
+  return ipv6ToString(b);
+}

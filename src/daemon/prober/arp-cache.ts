@@ -1,5 +1,6 @@
 /**
- * Link-layer addresses of one NIC's probe targets, learnt from ARP and from echo replies.
+ * Link-layer addresses of one NIC's probe targets, learnt from ARP (IPv4) or Neighbour
+ * Discovery (IPv6) and from echo replies. Keys are IPv4 addresses as u32 or canonical IPv6 text.
  * Pure bookkeeping with the clock passed in; the owner sends the requests it asks for.
  *
  * - Only wanted addresses (the current targets) have entries; `retain` drops the rest, so
@@ -23,31 +24,31 @@ interface Entry {
   requestedNs: number;
 }
 
-export class ArpCache {
-  private readonly entries = new Map<number, Entry>();
+export class NeighbourCache<K> {
+  private readonly entries = new Map<K, Entry>();
 
   get size(): number {
     return this.entries.size;
   }
 
   /** Starts tracking ip (a target). */
-  want(ip: number): void {
+  want(ip: K): void {
     if (!this.entries.has(ip)) {
       this.entries.set(ip, { mac: new Uint8Array(6), known: false, confirmedNs: 0, requestedNs: -Infinity });
     }
   }
 
   /** Keeps only the entries of `ips`. */
-  retain(ips: ReadonlySet<number>): void {
+  retain(ips: ReadonlySet<K>): void {
     for (const ip of this.entries.keys()) if (!ips.has(ip)) this.entries.delete(ip);
   }
 
-  has(ip: number): boolean {
+  has(ip: K): boolean {
     return this.entries.has(ip);
   }
 
-  /** ip is at b[off..off+6] (seen in ARP or in a reply from it); only tracked addresses are kept. */
-  learn(ip: number, b: Uint8Array, off: number, nowNs: number): void {
+  /** ip is at b[off..off+6] (seen in ARP/ND or in a reply from it); only tracked addresses are kept. */
+  learn(ip: K, b: Uint8Array, off: number, nowNs: number): void {
     const e = this.entries.get(ip);
     if (!e) return;
     if (!e.known || !bytesEqual(e.mac, 0, b, off, 6)) copyBytes(e.mac, 0, b, off, 6);
@@ -56,7 +57,7 @@ export class ArpCache {
   }
 
   /** The MAC to send to, or null when unknown or stale. */
-  macOf(ip: number, nowNs: number): Uint8Array | null {
+  macOf(ip: K, nowNs: number): Uint8Array | null {
     const e = this.entries.get(ip);
     if (!e || !e.known) return null;
     if (nowNs - e.confirmedNs > STALE_NS) {
@@ -67,7 +68,7 @@ export class ArpCache {
   }
 
   /** True when a request for ip should go out now; records it as sent. */
-  requestDue(ip: number, nowNs: number): boolean {
+  requestDue(ip: K, nowNs: number): boolean {
     const e = this.entries.get(ip);
     if (!e) return false;
     const known = this.macOf(ip, nowNs) !== null;
@@ -79,7 +80,7 @@ export class ArpCache {
   }
 
   /** For stats: ip → MAC text or "incomplete". */
-  dump(format: (ip: number) => string): Record<string, string> {
+  dump(format: (ip: K) => string): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [ip, e] of this.entries) {
       out[format(ip)] = e.known ? Array.from(e.mac, (x) => x.toString(16).padStart(2, '0')).join(':') : 'incomplete';
@@ -87,3 +88,6 @@ export class ArpCache {
     return out;
   }
 }
+
+/** The IPv4 cache (ARP). */
+export class ArpCache extends NeighbourCache<number> {}

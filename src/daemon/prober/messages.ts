@@ -6,15 +6,31 @@
 import type { ProbeFacts } from '../../control/failure-decision.js';
 import type { ProbeEvent } from '../protocol.js';
 
-/** One NIC that probes over IPv4: its kernel identity and its test address. */
+export type Family = 4 | 6;
+
+/** A test address without the family: IPv4 dotted quad, or an IPv6 link-local. */
+export interface TestAddr {
+  address: string;
+  prefixlen: number;
+}
+
+/** One NIC that probes: its kernel identity and its test addresses (one per family at most). */
 export interface ProberNic {
   slot: number;
   name: string;
   ifindex: number;
   mac: Uint8Array;
-  testAddress: { address: string; prefixlen: number };
+  /** IPv4 test address, or null: no IPv4 probing. */
+  testAddress: TestAddr | null;
+  /** IPv6 link-local test address, or null: no IPv6 probing. */
+  testAddress6?: TestAddr | null;
   /** Link state when handed over; default up (a down link is reported by linkChanged). */
   linkUp?: boolean;
+  /**
+   * Families whose quiet period already ended (an ack was seen), for a restarted worker:
+   * their new engines start without the 40 s quiet period.
+   */
+  quietOver?: Family[];
 }
 
 /** The controller's view of one NIC, pushed to the worker whenever it changes. */
@@ -22,14 +38,16 @@ export interface NicFailState {
   slot: number;
   /** The NIC carries the FAILED flag or is in state FAILED. */
   failed: boolean;
+  /** Offline (if_mpadm -d): not probed until the offline is undone. */
+  offline: boolean;
 }
 
 export type ProberFact =
-  | { kind: 'failure'; slot: number; facts: ProbeFacts }
-  | { kind: 'repair'; slot: number }
+  | { kind: 'failure'; slot: number; family: Family; facts: ProbeFacts }
+  | { kind: 'repair'; slot: number; family: Family }
   | { kind: 'probe'; event: ProbeEvent }
   | {
-    kind: 'targets'; slot: number; hasTargets: boolean; mode: 'routes' | 'multicast' | 'disabled';
+    kind: 'targets'; slot: number; family: Family; hasTargets: boolean; mode: 'routes' | 'multicast' | 'disabled';
     testaddr: string; targets: string[];
   }
   | { kind: 'fdt'; fdtMs: number }
@@ -41,20 +59,27 @@ export interface ProbeWorkerData {
   /** Pinned targets from the configuration, or null for discovery. */
   targets: string[] | null;
   pid: number;
+  /** Test hooks (IPMPD_TEST_HOOKS=1) are accepted. */
+  testHooks?: boolean;
 }
+
+/** Test hooks: make the worker stop answering for `ms`, or die. */
+export type ProbeWorkerHook = { hook: 'stall'; ms: number } | { hook: 'crash' };
 
 /** Main thread → worker. */
 export type ToWorker =
   | { op: 'nics'; nics: ProberNic[] }
-  | { op: 'routes'; gateways: string[] }
+  | { op: 'routes'; gateways: string[]; gateways6: string[] }
   | { op: 'link'; slot: number; up: boolean }
   | { op: 'state'; nics: NicFailState[]; groupFailed: boolean }
   | { op: 'stats'; id: number }
+  | { op: 'hook'; hook: ProbeWorkerHook }
   | { op: 'stop' };
 
 /** Worker → main thread. */
 export type FromWorker =
   | { op: 'ready' }
+  | { op: 'alive' }
   | { op: 'fact'; fact: ProberFact }
   | { op: 'stats'; id: number; stats: object }
   | { op: 'stopped' };

@@ -1,52 +1,37 @@
 /**
- * IPv4 probing on one NIC, inside the probe worker: its own packet socket, the ARP
- * responder for its test address, target MAC resolution, probe frames out and echo
- * replies in. The group logic (engine actions, facts, other members) lives in the worker.
+ * Probing on one NIC for one address family, inside the probe worker: its own packet
+ * socket, the neighbour resolution of its targets, probe frames out and echo replies in.
+ * The family parts (ARP or Neighbour Discovery, frame layouts, socket filter) live in the
+ * subclasses NicProbe4 and NicProbe6; the group logic (engine actions, facts, the other
+ * members) lives in the worker.
  *
- *   socket (ARP + IPv4 ICMP, not for other hosts) → drain →
- *     ARP: learn targets' MACs; answer who-has <test address> with this NIC's MAC
- *     ICMP echo reply to the test address with our id → engine.onReply
- *   engine SEND → MAC (ARP cache, or 01:00:5e:00:00:01 for PROBE_MULTI) → frame → send
+ *   socket (the family's resolution and ICMP frames, not for other hosts) → drain →
+ *     frames sent by a member of the group are ignored (they loop back through the switch)
+ *     resolution: learn targets' MACs; answer for the test address with this NIC's MAC
+ *     echo reply to the test address with our id → engine.onReply
+ *   engine SEND → MAC (neighbour cache, or the all-nodes MAC for PROBE_MULTI) → frame → send
  *
+ * While probing is off (the NIC is offline, reference §12) nothing is sent and the test
+ * address is not answered for, as when if_mpadm has brought the test address down.
  * The host stack never sees these frames (ingress drops them after the packet taps).
  */
 import type { NativeAddon } from '../../io/native.js';
 import { E } from '../../io/native.js';
-import { assemble } from '../../dataplane/bpf.js';
 import { IcmpProbeEngine } from '../../control/detectors/icmp-probe.js';
 import { PROBE_MULTI, probeIcmpId, type ProbeAction, type SendAction } from '../../control/detectors/probe-defs.js';
 import type { GroupFdt } from '../../control/fdt.js';
 import { TargetList } from '../../control/targets.js';
-import { ARP_OP_REQUEST, ARP_SHA, arpOp, arpSpa, arpTpa, buildArpRequest, validateArp, writeArpReplyInPlace } from '../../wire/arp.js';
 import { rd16 } from '../../wire/bytes.js';
-import { ETH_HLEN, ETH_SRC, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../wire/ethernet.js';
-import { buildIcmpProbeFrame4, checkProbeReply4, readProbeFields } from '../../wire/icmp.js';
-import { ipv4Dst, ipv4Src, ipv4ToString, parseIpv4 } from '../../wire/ipv4.js';
-import { ArpCache } from './arp-cache.js';
-import type { ProberNic } from './messages.js';
+import { ETH_HLEN } from '../../wire/ethernet.js';
+import { NeighbourCache } from './arp-cache.js';
+import type { Family, ProberNic, TestAddr } from './messages.js';
 
-const ALL_HOSTS_MAC = new Uint8Array([0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]);
 const RX_BUF = 2048;
 /** Frames read per readable event before yielding to the loop. */
 const DRAIN_MAX = 256;
 const SOCKBUF_BYTES = 256 * 1024;
 
-/** ARP, and IPv4 carrying ICMP, not addressed to another host. */
-export function probeSocketFilter(): Uint8Array {
-  const LD_H = 0x28, LD_B = 0x30, LD_W = 0x20, JEQ = 0x15, RET = 0x06;
-  const PKTTYPE = (-0x1000 + 4) >>> 0;
-  return assemble([
-    [LD_H, 0, 0, 12],
-    [JEQ, 3, 0, ETHERTYPE_ARP],
-    [JEQ, 0, 5, ETHERTYPE_IPV4],
-    [LD_B, 0, 0, ETH_HLEN + 9],
-    [JEQ, 0, 3, 1],
-    [LD_W, 0, 0, PKTTYPE],
-    [JEQ, 1, 0, 3],
-    [RET, 0, 0, 0xffff],
-    [RET, 0, 0, 0],
-  ]);
-}
+export type Level = 'err' | 'info' | 'debug';
 
 /** Maps kernel receive times (CLOCK_REALTIME) onto the monotonic clock. */
 export class RecvClock {
@@ -71,66 +56,112 @@ export class RecvClock {
 
 export interface NicProbeCounters {
   rxFrames: number;
-  arpRequestsAnswered: number;
-  arpRequestsSent: number;
+  ownFrames: number;
+  solicitsAnswered: number;
+  solicitsSent: number;
   probesSent: number;
   probesUnresolved: number;
   sendErrors: number;
   replies: number;
 }
 
-export class NicProbe {
+/** What a NIC instance asks of the worker. */
+export interface NicProbeEnv {
+  native: NativeAddon;
+  group: GroupFdt;
+  pid: number;
+  log: (level: Level, text: string) => void;
+  /** True when the 6-byte MAC at b[off] belongs to a member of the group. */
+  isOwnMac: (b: Uint8Array, off: number) => boolean;
+  /** True for a canonical address that is a test address of the group. */
+  isOwnAddress: (family: Family, address: string) => boolean;
+}
+
+/** The test address of `family` that `n` carries, or null. */
+export function testAddrOf(n: ProberNic, family: Family): TestAddr | null {
+  return (family === 4 ? n.testAddress : n.testAddress6) ?? null;
+}
+
+export abstract class NicProbe<K> {
   readonly slot: number;
   readonly name: string;
   readonly ifindex: number;
   readonly mac: Uint8Array;
-  readonly ip: number;
   readonly ipText: string;
   readonly prefixlen: number;
   readonly icmpId: number;
   readonly targets: TargetList;
   readonly engine: IcmpProbeEngine;
   readonly counters: NicProbeCounters = {
-    rxFrames: 0, arpRequestsAnswered: 0, arpRequestsSent: 0, probesSent: 0, probesUnresolved: 0, sendErrors: 0, replies: 0,
+    rxFrames: 0, ownFrames: 0, solicitsAnswered: 0, solicitsSent: 0, probesSent: 0, probesUnresolved: 0,
+    sendErrors: 0, replies: 0,
   };
   fd = -1;
   private watchId = -1;
-  private ipId = 0;
-  private readonly arp = new ArpCache();
-  private readonly rx = new Uint8Array(RX_BUF);
-  private readonly tx = new Uint8Array(64);
+  protected readonly native: NativeAddon;
+  protected readonly log: (level: Level, text: string) => void;
+  protected readonly neigh = new NeighbourCache<K>();
+  protected readonly rx = new Uint8Array(RX_BUF);
+  protected readonly tx = new Uint8Array(128);
   private readonly ts = new BigInt64Array(1);
 
   constructor(
-    private readonly native: NativeAddon,
+    readonly family: Family,
     readonly nic: ProberNic,
-    group: GroupFdt,
-    pid: number,
+    testAddr: TestAddr,
+    private readonly env: NicProbeEnv,
     nowNs: number,
-    private readonly log: (level: 'err' | 'info' | 'debug', text: string) => void,
   ) {
+    this.native = env.native;
+    this.log = env.log;
     this.slot = nic.slot;
     this.name = nic.name;
     this.ifindex = nic.ifindex;
     this.mac = nic.mac.slice(0, 6);
-    this.ip = parseIpv4(nic.testAddress.address);
-    this.ipText = ipv4ToString(this.ip);
-    this.prefixlen = nic.testAddress.prefixlen;
-    this.icmpId = probeIcmpId(pid, nic.ifindex);
-    this.targets = new TargetList(4);
+    this.ipText = this.canonical(testAddr.address);
+    this.prefixlen = testAddr.prefixlen;
+    this.icmpId = probeIcmpId(env.pid, nic.ifindex);
+    this.targets = new TargetList(family, (a) => env.isOwnAddress(family, a));
     this.targets.testAddr = { address: this.ipText, prefixLen: this.prefixlen };
     this.engine = new IcmpProbeEngine({
-      family: 4, ifname: nic.name, group, targets: this.targets, rand: Math.random, nowNs, linkUp: nic.linkUp ?? true,
+      family, ifname: nic.name, group: env.group, targets: this.targets, rand: Math.random, nowNs, linkUp: nic.linkUp ?? true,
     });
+    if (nic.quietOver?.includes(family)) this.engine.qpEndNs = nowNs;
+  }
+
+  /** Canonical text of an address of this family. */
+  protected abstract canonical(address: string): string;
+  /** Classic BPF program for the socket. */
+  protected abstract socketFilter(): Uint8Array;
+  /** The cache key of a canonical target address. */
+  protected abstract keyOf(target: string): K;
+  /** One received frame of `len` bytes in this.rx (not from a member); reply actions go to `out`. */
+  protected abstract onFrame(type: number, len: number, nowNs: number, clock: RecvClock, out: ProbeAction[]): void;
+  /** Sends a resolution request (ARP request, Neighbour Solicitation) for key. */
+  protected abstract sendSolicit(key: K): boolean;
+  /** The probe frame for a send action, to dstMac. */
+  protected abstract probeFrame(dstMac: Uint8Array, a: SendAction): Uint8Array;
+  /** The MAC a PROBE_MULTI goes to. */
+  protected abstract readonly allNodesMac: Uint8Array;
+  /** Text of a cache key, for stats. */
+  protected abstract keyText(k: K): string;
+
+  /** Called once the socket is open. */
+  protected afterOpen(): void {}
+
+  /** Probing is on: the engine is enabled (it is off while the NIC is offline). */
+  get probing(): boolean {
+    return this.engine.enabled;
   }
 
   /** Opens the socket and starts watching it; `onReadable` runs on the worker's loop. */
   open(onReadable: () => void): void {
     this.fd = this.native.packetOpen(this.ifindex, {
       vnetHdr: false, rcvbuf: SOCKBUF_BYTES, sndbuf: SOCKBUF_BYTES, ignoreOutgoing: true,
-      filter: probeSocketFilter(), nonblock: true,
+      filter: this.socketFilter(), nonblock: true,
     });
     this.native.setTimestamping(this.fd, true);
+    this.afterOpen();
     this.watchId = this.native.watch(this.fd, onReadable);
   }
 
@@ -142,10 +173,11 @@ export class NicProbe {
     this.fd = -1;
   }
 
-  /** True when this NIC is the same kernel device with the same test address. */
+  /** True when `n` is the same kernel device with the same test address of this family. */
   sameAs(n: ProberNic): boolean {
-    return n.ifindex === this.ifindex && n.testAddress.address === this.nic.testAddress.address
-      && n.testAddress.prefixlen === this.prefixlen && n.mac.length >= 6
+    const t = testAddrOf(n, this.family);
+    return t !== null && n.ifindex === this.ifindex && this.canonical(t.address) === this.ipText
+      && t.prefixlen === this.prefixlen && n.mac.length >= 6
       && n.mac.subarray(0, 6).every((x, i) => x === this.mac[i]);
   }
 
@@ -160,76 +192,56 @@ export class NicProbe {
       }
       this.counters.rxFrames++;
       if (n < ETH_HLEN) continue;
-      const type = rd16(this.rx, 12);
+      if (this.env.isOwnMac(this.rx, 6)) { this.counters.ownFrames++; continue; }
+      if (!this.probing) continue;
       const now = nowNs();
-      if (type === ETHERTYPE_ARP) this.onArp(n, now);
-      else if (type === ETHERTYPE_IPV4) this.onIpv4(n, now, clock.toMono(this.ts[0], now, clock.wallMs()), out);
+      this.onFrame(rd16(this.rx, 12), n, now, clock, out);
     }
   }
 
-  private onArp(len: number, nowNs: number): void {
-    const b = this.rx;
-    const a = ETH_HLEN;
-    if (validateArp(b, a, len - a) < 0) return;
-    const spa = arpSpa(b, a);
-    if (spa !== 0 && spa !== this.ip) this.arp.learn(spa, b, a + ARP_SHA, nowNs);
-    if (arpOp(b, a) !== ARP_OP_REQUEST || arpTpa(b, a) !== this.ip || spa === this.ip) return;
-    const flen = writeArpReplyInPlace(this.tx, 0, this.mac, 0, this.ip, b, a + ARP_SHA, spa);
-    if (this.native.send(this.fd, this.tx, 0, flen) >= 0) this.counters.arpRequestsAnswered++;
-    else this.counters.sendErrors++;
+  /** The kernel receive time of the frame just read, on the monotonic clock. */
+  protected kernelNs(nowNs: number, clock: RecvClock): number {
+    return clock.toMono(this.ts[0]!, nowNs, clock.wallMs());
   }
 
-  private onIpv4(len: number, nowNs: number, kernelNs: number, out: ProbeAction[]): void {
-    const b = this.rx;
-    const icmp = checkProbeReply4(b, ETH_HLEN, len - ETH_HLEN);
-    if (icmp < 0 || ipv4Dst(b, ETH_HLEN) !== this.ip) return;
-    const f = readProbeFields(b, icmp, len - icmp);
-    if (f === null || f.id !== this.icmpId) return;
-    const src = ipv4Src(b, ETH_HLEN);
-    this.arp.learn(src, b, ETH_SRC, nowNs);
-    this.counters.replies++;
-    const acts = this.engine.onReply({
-      seq: f.seq, mtype: f.mtype, from: ipv4ToString(src), sentTimestampNs: Number(f.timestampNs),
-      kernelRecvNs: kernelNs, processedNs: nowNs,
-    });
-    for (const x of acts) out.push(x);
+  /** Sends len bytes of f (default all); counts a send error. */
+  protected sendFrame(f: Uint8Array, len = f.length): boolean {
+    if (this.native.send(this.fd, f, 0, len) >= 0) return true;
+    this.counters.sendErrors++;
+    return false;
   }
 
   /** Tracks the MACs of the current targets and asks for the ones that are due. */
   resolveTargets(nowNs: number): void {
-    const ips = new Set<number>();
-    for (const t of this.targets.list) ips.add(parseIpv4(t.address));
-    this.arp.retain(ips);
-    for (const ip of ips) {
-      this.arp.want(ip);
-      if (this.engine.linkUp && this.arp.requestDue(ip, nowNs)) this.sendArpRequest(ip);
+    const keys = new Set<K>();
+    for (const t of this.targets.list) keys.add(this.keyOf(t.address));
+    this.neigh.retain(keys);
+    if (!this.probing) return;
+    for (const k of keys) {
+      this.neigh.want(k);
+      if (this.engine.linkUp && this.neigh.requestDue(k, nowNs)) this.solicit(k);
     }
   }
 
-  private sendArpRequest(ip: number): void {
-    if (this.fd < 0) return;
-    const f = buildArpRequest(this.mac, this.ip, ip);
-    if (this.native.send(this.fd, f, 0, f.length) >= 0) this.counters.arpRequestsSent++;
-    else this.counters.sendErrors++;
+  private solicit(k: K): void {
+    if (this.fd >= 0 && this.sendSolicit(k)) this.counters.solicitsSent++;
   }
 
-  /** Sends one probe. A unicast target without a known MAC gets an ARP request instead. */
+  /** Sends one probe. A unicast target without a known MAC gets a resolution request instead. */
   send(a: SendAction, nowNs: number): void {
-    if (this.fd < 0) return;
-    const dst = parseIpv4(a.target);
-    let mac: Uint8Array | null = ALL_HOSTS_MAC;
+    if (this.fd < 0 || !this.probing) return;
+    let mac: Uint8Array | null = this.allNodesMac;
     if (a.mtype !== PROBE_MULTI) {
-      this.arp.want(dst);
-      mac = this.arp.macOf(dst, nowNs);
-      if (this.arp.requestDue(dst, nowNs)) this.sendArpRequest(dst);
+      const k = this.keyOf(a.target);
+      this.neigh.want(k);
+      mac = this.neigh.macOf(k, nowNs);
+      if (this.neigh.requestDue(k, nowNs)) this.solicit(k);
       if (mac === null) {
         this.counters.probesUnresolved++;
         return;
       }
     }
-    this.ipId = (this.ipId + 1) & 0xffff;
-    const f = buildIcmpProbeFrame4(mac, this.mac, this.ip, dst, this.icmpId, a.seq, BigInt(Math.round(a.startNs)),
-      a.mtype, this.ipId);
+    const f = this.probeFrame(mac, a);
     const r = this.native.send(this.fd, f, 0, f.length);
     if (r >= 0 || r === -E.EAGAIN) this.counters.probesSent++;
     else {
@@ -240,14 +252,14 @@ export class NicProbe {
 
   stats(): object {
     return {
-      name: this.name, slot: this.slot, ifindex: this.ifindex, testaddr: `${this.ipText}/${this.prefixlen}`,
-      icmpId: this.icmpId, linkUp: this.engine.linkUp, failed: this.engine.failed, probe: this.engine.stats,
-      lossRun: this.engine.lossRun(), ackRun: this.engine.ackRun(),
+      name: this.name, family: this.family, slot: this.slot, ifindex: this.ifindex, testaddr: `${this.ipText}/${this.prefixlen}`,
+      icmpId: this.icmpId, probing: this.probing, linkUp: this.engine.linkUp, failed: this.engine.failed,
+      probe: this.engine.stats, lossRun: this.engine.lossRun(), ackRun: this.engine.ackRun(),
       targets: this.targets.list.map((t) => ({
         address: t.address, status: t.status, crttMs: t.rtt.crtt / 1e6, pinned: t.pinned,
       })),
       routers: this.targets.areRouters,
-      arp: this.arp.dump(ipv4ToString), counters: this.counters,
+      neighbours: this.neigh.dump((k) => this.keyText(k)), counters: this.counters,
     };
   }
 }

@@ -1,11 +1,17 @@
 /**
- * The probe worker: one thread per group that runs every member's IPv4 probe engine, so a
- * busy or stalled main thread never delays a probe or a reply's timestamp.
+ * The probe worker: one thread per group that runs every member's probe engines (IPv4 and
+ * IPv6 instances), so a busy or stalled main thread never delays a probe or a reply's
+ * timestamp.
  *
- *   main → worker   nics, routes (gateways via the IPMP interface), link up/down,
- *                   controller state (failed NICs, group failed), stats, stop
- *   worker → main   facts: failure (with every member's last success), repair, resolved
- *                   probes, target rows, the group FDT, log lines
+ *   main → worker   nics, routes (gateways via the IPMP interface, per family), link up/down,
+ *                   controller state (failed and offline NICs, group failed), stats, stop
+ *   worker → main   facts: failure (with every member's last success per family), repair,
+ *                   resolved probes, target rows per family, the group FDT, log lines; and a
+ *                   heartbeat (`alive`) the main thread's watchdog listens for
+ *
+ * The two instances of a NIC are each other's peer: a NIC fails only when every
+ * probe-capable family has lost 5 in a row (reference §4.5), and either family's repair
+ * repairs it. An offline NIC is not probed (§12); probing restarts on undo-offline.
  *
  * One timer, armed for the earliest engine deadline. Every turn first drains the sockets,
  * so a reply already queued always counts before its probe can time out. A heartbeat
@@ -16,39 +22,61 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadNative, type NativeAddon } from '../../io/native.js';
 import {
-  FAILURE_DETECTED, HOST_DISCOVERED, LOG, PROBE_RESOLVED, REPAIR_DETECTED, SEND, TARGET_DEAD, type ProbeAction,
+  FAILURE_DETECTED, HOST_DISCOVERED, LOG, PROBE_RESOLVED, PR_LOST, REPAIR_DETECTED, SEND, TARGET_DEAD, type ProbeAction,
 } from '../../control/detectors/probe-defs.js';
+import { canonicalAddr } from '../../control/detectors/addr.js';
 import { GroupFdt } from '../../control/fdt.js';
-import type { FamilyTimes } from '../../control/failure-decision.js';
-import { NicProbe, RecvClock } from './nic-probe.js';
-import type { FromWorker, NicFailState, ProbeWorkerData, ProberFact, ProberNic, ToWorker } from './messages.js';
+import type { FamilyTimes, ProbeFacts } from '../../control/failure-decision.js';
+import { NicProbe, RecvClock, testAddrOf, type Level, type NicProbeEnv } from './nic-probe.js';
+import { NicProbe4 } from './nic-probe4.js';
+import { NicProbe6 } from './nic-probe6.js';
+import type {
+  Family, FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
+} from './messages.js';
 
 const HEARTBEAT_MS = 50;
+/** How often the worker tells the main thread it is alive. */
+export const ALIVE_MS = 200;
 /** A gap between loop turns longer than this is a stall (well above the heartbeat). */
 const STALL_NS = 150e6;
 
-type Level = 'err' | 'info' | 'debug';
+type Instance = NicProbe<number> | NicProbe<string>;
 
 function levelOf(syslog: number): Level {
   return syslog <= 3 ? 'err' : syslog <= 6 ? 'info' : 'debug';
 }
 
+function familyTimes(v4: number | null, v6: number | null): FamilyTimes {
+  return { v4, v6 };
+}
+
+/** One NIC: its instances (null where the family does not probe) and its MAC text. */
+interface Member {
+  nic: ProberNic;
+  mac: string;
+  v4: NicProbe4 | null;
+  v6: NicProbe6 | null;
+}
+
 export class ProbeWorker {
   readonly fdt: GroupFdt;
-  private readonly nics = new Map<number, NicProbe>();
-  private gateways: string[] = [];
+  private readonly members = new Map<number, Member>();
+  private gateways: Record<Family, string[]> = { 4: [], 6: [] };
   private groupFailed = false;
+  private readonly offline = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private heartbeat: NodeJS.Timeout | null = null;
   private lastTurnNs: number;
+  private lastAliveNs = 0;
   private readonly clock = new RecvClock();
   private readonly lag = monitorEventLoopDelay({ resolution: 10 });
   private stalls = 0;
   private maxStallMs = 0;
   private lastFdtMs: number;
-  private readonly rows = new Map<number, string>();
+  private readonly rows = new Map<string, string>();
   private stopped = false;
+  private readonly env: NicProbeEnv;
 
   constructor(
     private readonly native: NativeAddon,
@@ -58,6 +86,11 @@ export class ProbeWorker {
     this.fdt = new GroupFdt(cfg.fdtMs, cfg.group);
     this.lastFdtMs = this.fdt.fdtMs;
     this.lastTurnNs = this.now();
+    this.env = {
+      native, group: this.fdt, pid: cfg.pid, log: (l, t) => this.log(l, t),
+      isOwnMac: (b, off) => this.isOwnMac(b, off),
+      isOwnAddress: (family, a) => this.isOwnAddress(family, a),
+    };
   }
 
   now(): number {
@@ -75,8 +108,32 @@ export class ProbeWorker {
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.lag.disable();
-    for (const np of this.nics.values()) np.close();
-    this.nics.clear();
+    for (const np of this.instances()) np.close();
+    this.members.clear();
+  }
+
+  private *instances(): Generator<Instance> {
+    for (const m of this.members.values()) {
+      if (m.v4) yield m.v4;
+      if (m.v6) yield m.v6;
+    }
+  }
+
+  private isOwnMac(b: Uint8Array, off: number): boolean {
+    for (const m of this.members.values()) {
+      const mac = m.nic.mac;
+      if (mac[0] === b[off] && mac[1] === b[off + 1] && mac[2] === b[off + 2] && mac[3] === b[off + 3]
+        && mac[4] === b[off + 4] && mac[5] === b[off + 5]) return true;
+    }
+    return false;
+  }
+
+  private isOwnAddress(family: Family, a: string): boolean {
+    for (const m of this.members.values()) {
+      const t = testAddrOf(m.nic, family);
+      if (t && canonicalAddr(family, t.address) === a) return true;
+    }
+    return false;
   }
 
   private fact(f: ProberFact): void {
@@ -91,89 +148,137 @@ export class ProbeWorker {
     if (this.stopped) return;
     switch (m.op) {
       case 'nics': this.setNics(m.nics); break;
-      case 'routes': this.gateways = m.gateways; this.refreshTargets(); break;
+      case 'routes': this.gateways = { 4: m.gateways, 6: m.gateways6 }; this.refreshTargets(); break;
       case 'link': this.linkChanged(m.slot, m.up); break;
       case 'state': this.setState(m.nics, m.groupFailed); break;
       case 'stats': this.post({ op: 'stats', id: m.id, stats: this.stats() }); return;
+      case 'hook': this.runHook(m.hook); return;
       case 'stop': this.stop(); this.post({ op: 'stopped' }); return;
     }
     this.turn();
   }
 
+  /** Test hooks (only when the daemon runs with IPMPD_TEST_HOOKS=1). */
+  private runHook(h: ProbeWorkerHook): void {
+    if (!this.cfg.testHooks) return;
+    if (h.hook === 'crash') {
+      setImmediate(() => { throw new Error('probe worker test hook: crash'); });
+      return;
+    }
+    const until = Date.now() + h.ms;
+    while (Date.now() < until) { /* the loop does not run: a stuck worker */ }
+  }
+
   private setNics(list: ProberNic[]): void {
     const now = this.now();
     const want = new Map(list.map((n) => [n.slot, n]));
-    for (const [slot, np] of this.nics) {
+    for (const [slot, m] of this.members) {
       const n = want.get(slot);
-      if (n && np.sameAs(n)) continue;
-      np.close();
-      this.nics.delete(slot);
-      this.rows.delete(slot);
+      for (const f of [4, 6] as const) {
+        const np = f === 4 ? m.v4 : m.v6;
+        if (!np || (n && np.sameAs(n))) continue;
+        np.close();
+        if (f === 4) m.v4 = null; else m.v6 = null;
+        this.rows.delete(`${slot}/${f}`);
+      }
+      if (n) m.nic = n;
+      else this.members.delete(slot);
     }
     for (const n of list) {
-      if (this.nics.has(n.slot)) continue;
-      const np = new NicProbe(this.native, n, this.fdt, this.cfg.pid, now, (l, t) => this.log(l, t));
-      try {
-        np.open(() => this.turn());
-      } catch (e) {
-        np.close();
-        this.log('err', `probe socket on ${n.name}: ${(e as Error).message}`);
-        continue;
+      let m = this.members.get(n.slot);
+      if (!m) {
+        m = { nic: n, mac: '', v4: null, v6: null };
+        this.members.set(n.slot, m);
       }
-      this.nics.set(n.slot, np);
+      if (!m.v4 && n.testAddress) m.v4 = this.open(new NicProbe4(n, n.testAddress, this.env, now));
+      if (!m.v6 && n.testAddress6) m.v6 = this.open(new NicProbe6(n, n.testAddress6, this.env, now));
+      if (m.v4) m.v4.engine.peer = m.v6?.engine ?? null;
+      if (m.v6) m.v6.engine.peer = m.v4?.engine ?? null;
+      if (this.offline.has(n.slot)) this.setProbing(m, false, now);
     }
     this.refreshTargets();
   }
 
+  private open<T extends Instance>(np: T): T | null {
+    try {
+      np.open(() => this.turn());
+      return np;
+    } catch (e) {
+      np.close();
+      this.log('err', `probe socket on ${np.name} (${np.family === 4 ? 'inet' : 'inet6'}): ${(e as Error).message}`);
+      return null;
+    }
+  }
+
   private linkChanged(slot: number, up: boolean): void {
-    const np = this.nics.get(slot);
-    if (!np) return;
+    const m = this.members.get(slot);
+    if (!m) return;
     const now = this.now();
-    if (up) np.engine.onLinkUp(now);
-    else np.engine.onLinkDown(now);
-    if (up) np.resolveTargets(now);
+    for (const np of [m.v4, m.v6]) {
+      if (!np) continue;
+      if (up) np.engine.onLinkUp(now);
+      else np.engine.onLinkDown(now);
+      if (up) np.resolveTargets(now);
+    }
+  }
+
+  /** Offline stops probing on a NIC (reference §12); undo-offline starts it again. */
+  private setProbing(m: Member, on: boolean, now: number): void {
+    for (const np of [m.v4, m.v6]) np?.engine.setEnabled(on, now);
   }
 
   private setState(states: NicFailState[], groupFailed: boolean): void {
     if (groupFailed && !this.groupFailed) {
-      for (const np of this.nics.values()) np.targets.flushHosts();
+      for (const np of this.instances()) np.targets.flushHosts();
     }
     this.groupFailed = groupFailed;
-    for (const np of this.nics.values()) np.engine.groupFailed = groupFailed;
-    for (const s of states) this.nics.get(s.slot)?.engine.setFailed(s.failed);
+    const now = this.now();
+    for (const np of this.instances()) np.engine.groupFailed = groupFailed;
+    for (const s of states) {
+      if (s.offline) this.offline.add(s.slot); else this.offline.delete(s.slot);
+      const m = this.members.get(s.slot);
+      if (!m) continue;
+      for (const np of [m.v4, m.v6]) np?.engine.setFailed(s.failed);
+      this.setProbing(m, !s.offline, now);
+    }
     this.refreshTargets();
   }
 
-  /** Router or pinned targets on every member; members without targets copy others' hosts. */
+  /** Router or pinned targets on every instance; instances without targets copy others' hosts. */
   private refreshTargets(): void {
     const now = this.now();
     const pinned = this.cfg.targets;
-    const routes = pinned ? [] : this.gateways.map((gateway) => ({ gateway, oifIsIpmp: true }));
-    for (const np of this.nics.values()) np.targets.refreshRouters(routes, pinned ?? [], this.groupFailed, now);
+    for (const np of this.instances()) {
+      const routes = pinned ? [] : this.gateways[np.family].map((gateway) => ({ gateway, oifIsIpmp: true }));
+      np.targets.refreshRouters(routes, pinned ?? [], this.groupFailed, now);
+    }
     this.shareHosts(now);
     this.afterTargets(now);
   }
 
   private shareHosts(now: number): void {
-    for (const np of this.nics.values()) {
+    for (const np of this.instances()) {
       if (np.targets.list.length > 0) continue;
-      for (const other of this.nics.values()) if (other !== np) np.targets.copyHostsFrom(other.targets, now);
+      for (const other of this.instances()) {
+        if (other !== np && other.family === np.family) np.targets.copyHostsFrom(other.targets, now);
+      }
     }
   }
 
-  /** Resolves new targets, clears stats of members left without any, reports changed rows. */
+  /** Resolves new targets, clears stats of instances left without any, reports changed rows. */
   private afterTargets(now: number): void {
-    for (const np of this.nics.values()) {
+    for (const np of this.instances()) {
       if (np.targets.list.length === 0 && np.engine.ring.snxt !== 1) np.engine.clearStats();
       np.resolveTargets(now);
-      const mode = np.targets.mode(true);
+      const mode = np.targets.mode(np.probing);
       const active = np.targets.active.map((t) => t.address);
       const key = `${mode}|${[...active].sort().join(',')}`;
-      if (this.rows.get(np.slot) === key) continue;
-      this.rows.set(np.slot, key);
+      const rowKey = `${np.slot}/${np.family}`;
+      if (this.rows.get(rowKey) === key) continue;
+      this.rows.set(rowKey, key);
       this.fact({
-        kind: 'targets', slot: np.slot, hasTargets: np.targets.list.length > 0, mode,
-        testaddr: np.ipText, targets: np.targets.firingOrder(),
+        kind: 'targets', slot: np.slot, family: np.family, hasTargets: np.targets.list.length > 0, mode,
+        testaddr: np.ipText, targets: np.probing ? np.targets.firingOrder() : [],
       });
     }
     if (this.fdt.fdtMs !== this.lastFdtMs) {
@@ -190,16 +295,20 @@ export class ProbeWorker {
     if (gap > STALL_NS) {
       this.stalls++;
       this.maxStallMs = Math.max(this.maxStallMs, gap / 1e6);
-      for (const np of this.nics.values()) np.engine.onStall(this.lastTurnNs + HEARTBEAT_MS * 1e6, now);
+      for (const np of this.instances()) np.engine.onStall(this.lastTurnNs + HEARTBEAT_MS * 1e6, now);
     }
-    const out: Array<[NicProbe, ProbeAction[]]> = [];
-    for (const np of this.nics.values()) {
+    if (now - this.lastAliveNs >= ALIVE_MS * 1e6) {
+      this.lastAliveNs = now;
+      this.post({ op: 'alive' });
+    }
+    const out: Array<[Instance, ProbeAction[]]> = [];
+    for (const np of this.instances()) {
       const acts: ProbeAction[] = [];
       np.drain(() => this.now(), this.clock, acts);
       if (acts.length > 0) out.push([np, acts]);
     }
     now = this.now();
-    for (const np of this.nics.values()) {
+    for (const np of this.instances()) {
       if (np.engine.nextDeadline() > now) continue;
       const acts = np.engine.tick(now);
       if (acts.length > 0) out.push([np, acts]);
@@ -212,16 +321,18 @@ export class ProbeWorker {
   }
 
   /** Acts on one engine's actions; true when a target list may have changed. */
-  private handle(np: NicProbe, acts: ProbeAction[], now: number): boolean {
+  private handle(np: Instance, acts: ProbeAction[], now: number): boolean {
     let moved = false;
     for (const a of acts) {
       switch (a.kind) {
         case SEND: np.send(a, now); break;
-        case FAILURE_DETECTED: this.fact({ kind: 'failure', slot: np.slot, facts: this.factsFor(np, a.firstFailureNs) }); break;
-        case REPAIR_DETECTED: this.fact({ kind: 'repair', slot: np.slot }); break;
+        case FAILURE_DETECTED: this.fact({ kind: 'failure', slot: np.slot, family: np.family, facts: this.factsFor(np.slot) }); break;
+        case REPAIR_DETECTED: this.fact({ kind: 'repair', slot: np.slot, family: np.family }); break;
         case TARGET_DEAD: moved = true; break;
         case HOST_DISCOVERED:
-          for (const other of this.nics.values()) if (other !== np) other.targets.addHost(a.address, now);
+          for (const other of this.instances()) {
+            if (other !== np && other.family === np.family) other.targets.addHost(a.address, now);
+          }
           moved = true;
           break;
         case PROBE_RESOLVED: this.fact({ kind: 'probe', event: this.probeEvent(np, a.event, now) }); break;
@@ -231,19 +342,29 @@ export class ProbeWorker {
     return moved;
   }
 
-  private factsFor(np: NicProbe, firstFailureNs: number) {
+  /** The failing NIC's first lost probe per family, and every other member's last ack per family. */
+  factsFor(slot: number): ProbeFacts {
+    const m = this.members.get(slot);
+    const first = (np: Instance | null | undefined): number | null => {
+      if (!np || np.engine.lossRun() === 0) return null;
+      return np.engine.ring.run(PR_LOST).oldest?.startNs ?? null;
+    };
     const lastSuccessNs = new Map<number, FamilyTimes>();
-    for (const other of this.nics.values()) {
-      if (other !== np && other.engine.lastSuccessNs !== null) lastSuccessNs.set(other.slot, { v4: other.engine.lastSuccessNs, v6: null });
+    for (const [s, o] of this.members) {
+      if (s === slot) continue;
+      const v4 = o.v4?.engine.lastSuccessNs ?? null;
+      const v6 = o.v6?.engine.lastSuccessNs ?? null;
+      if (v4 !== null || v6 !== null) lastSuccessNs.set(s, familyTimes(v4, v6));
     }
-    return { firstFailureNs: { v4: firstFailureNs, v6: null }, lastSuccessNs };
+    return { firstFailureNs: familyTimes(first(m?.v4), first(m?.v6)), lastSuccessNs };
   }
 
-  private probeEvent(np: NicProbe, e: { seq: number; target: string; acked: boolean; startNs: number;
+  private probeEvent(np: Instance, e: { seq: number; target: string; acked: boolean; startNs: number;
     netrttNs: number | null; rttNs: number | null; rttavgNs: number; rttdevNs: number }, now: number) {
-    const ms = (ns: number | null): number | null => (ns === null ? null : ns / 1e6);
+    // Kernel and monotonic clocks are aligned within microseconds: a hair below zero is zero.
+    const ms = (ns: number | null): number | null => (ns === null ? null : Math.max(0, ns) / 1e6);
     return {
-      id: e.seq, interface: np.name, family: 4 as const, target: e.target, state: e.acked ? 'acked' as const : 'lost' as const,
+      id: e.seq, interface: np.name, family: np.family, target: e.target, state: e.acked ? 'acked' as const : 'lost' as const,
       startMs: this.clock.wallMs() - (now - e.startNs) / 1e6, netrttMs: ms(e.netrttNs), rttMs: ms(e.rttNs),
       rttavgMs: Math.max(0, e.rttavgNs) / 1e6, rttdevMs: Math.max(0, e.rttdevNs) / 1e6,
     };
@@ -251,7 +372,8 @@ export class ProbeWorker {
 
   private arm(): void {
     let at = Infinity;
-    for (const np of this.nics.values()) at = Math.min(at, np.engine.nextDeadline());
+    for (const np of this.instances()) at = Math.min(at, np.engine.nextDeadline());
+    // The heartbeat turns the loop at least every HEARTBEAT_MS anyway.
     if (at === this.timerAt && this.timer) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -268,7 +390,7 @@ export class ProbeWorker {
         stalls: this.stalls, maxStallMs: this.maxStallMs,
         delayMaxMs: this.lag.max / 1e6, delayMeanMs: Number.isNaN(this.lag.mean) ? 0 : this.lag.mean / 1e6,
       },
-      nics: [...this.nics.values()].map((np) => np.stats()),
+      nics: [...this.instances()].map((np) => np.stats()),
     };
   }
 }

@@ -1,12 +1,23 @@
 /**
  * Main-thread handle of one group's probe worker: forwards NIC identities, route gateways,
- * link changes and the controller's failed flags to the worker, and hands the worker's
- * facts to `onFact`. The worker computes failure facts itself (it runs every member's
- * engine, so it knows their last successful probes).
+ * link changes and the controller's failed and offline flags to the worker, and hands the
+ * worker's facts to `onFact`. The worker computes failure facts itself (it runs every
+ * member's engines, so it knows their last successful probes).
+ *
+ * Liveness: the worker posts a heartbeat; a watchdog (watchdog.ts) that discounts the main
+ * thread's own stalls finds a worker that stopped turning its loop, which is then terminated
+ * and started again, as is a worker that exited on its own. The new worker gets the current
+ * NICs, routes, links and controller state, so a NIC the controller holds failed stays
+ * failed (repair needs fresh acks). Its engines start with empty probe records, so the gap
+ * itself can never count as lost probes; only families that had acked before skip the
+ * quiet period, so a failure after the restart is still found within the FDT.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { FromWorker, NicFailState, ProbeWorkerData, ProberFact, ProberNic, ToWorker } from './messages.js';
+import type {
+  FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
+} from './messages.js';
+import { Watchdog } from './watchdog.js';
 
 export type { ProberFact, ProberNic, NicFailState } from './messages.js';
 
@@ -14,6 +25,15 @@ const WORKER_URL = new URL('./probe-worker.js', import.meta.url);
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 3_000;
 const STATS_TIMEOUT_MS = 2_000;
+/** The worker counts as stuck after this much silence (it posts a heartbeat every 200 ms). */
+export const STUCK_MS = 3_000;
+const WATCH_TICK_MS = 250;
+/** A watchdog tick later than this means the main thread itself stalled. */
+const WATCH_SLACK_MS = 250;
+/** Restart delay after an exit: doubles per quick exit, back to the minimum after a healthy minute. */
+const RESTART_MIN_MS = 250;
+const RESTART_MAX_MS = 10_000;
+const HEALTHY_MS = 60_000;
 
 export interface ProberOptions {
   group: string;
@@ -22,6 +42,12 @@ export interface ProberOptions {
   /** Pinned targets, or null for discovery (routes, else multicast). */
   targets: string[] | null;
   log: (level: 'err' | 'info' | 'debug', text: string) => void;
+  /** Accept test hooks (IPMPD_TEST_HOOKS=1). */
+  testHooks?: boolean;
+}
+
+function monoNs(): number {
+  return Number(process.hrtime.bigint());
 }
 
 export class Prober {
@@ -29,36 +55,138 @@ export class Prober {
   private nextId = 1;
   private readonly pending = new Map<number, (s: object) => void>();
   private stopping = false;
-  private lastState = '';
+  private lastState: { nics: NicFailState[]; groupFailed: boolean } | null = null;
+  private lastStateKey = '';
+  private nics: ProberNic[];
+  private readonly links = new Map<number, boolean>();
+  private routes: { gateways: string[]; gateways6: string[] } = { gateways: [], gateways6: [] };
+  /** `name/family` of instances that acked a probe (their quiet period is over). */
+  private readonly acked = new Set<string>();
+  private readonly watchdog = new Watchdog(monoNs(), STUCK_MS * 1e6, WATCH_TICK_MS * 1e6, WATCH_SLACK_MS * 1e6);
+  private watchTimer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private startedAtMs = 0;
+  private restartDelayMs = RESTART_MIN_MS;
+  private everReady = false;
+  /** Workers started so far (1 after start). */
+  starts = 0;
 
-  constructor(private readonly opts: ProberOptions, private readonly onFact: (f: ProberFact) => void) {}
+  constructor(private readonly opts: ProberOptions, private readonly onFact: (f: ProberFact) => void) {
+    this.nics = opts.nics;
+  }
 
   async start(): Promise<void> {
-    const data: ProbeWorkerData = { group: this.opts.group, fdtMs: this.opts.fdtMs, targets: this.opts.targets, pid: process.pid };
+    if (!(await this.spawn())) throw new Error(`probe worker for ${this.opts.group} did not start`);
+    this.watchTimer = setInterval(() => this.watch(), WATCH_TICK_MS);
+  }
+
+  /**
+   * Starts a worker and replays the current state into it once it is ready. False when it
+   * exited or did not get ready in time (then it is gone), or was replaced meanwhile.
+   */
+  private async spawn(): Promise<boolean> {
+    const data: ProbeWorkerData = {
+      group: this.opts.group, fdtMs: this.opts.fdtMs, targets: this.opts.targets, pid: process.pid,
+      testHooks: this.opts.testHooks ?? false,
+    };
     const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-probe-${this.opts.group}` });
     this.worker = w;
+    this.starts++;
+    this.startedAtMs = Date.now();
+    this.watchdog.reset(monoNs());
     w.on('error', (e) => this.opts.log('err', `probe worker for ${this.opts.group} failed: ${e.message}`));
-    w.on('exit', (code) => {
-      this.worker = null;
-      for (const r of this.pending.values()) r({ error: 'probe worker exited' });
-      this.pending.clear();
-      if (!this.stopping) this.opts.log('err', `probe worker for ${this.opts.group} exited with ${code}`);
-    });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`probe worker for ${this.opts.group} did not start`)), START_TIMEOUT_MS);
+    w.on('exit', (code) => this.onExit(w, code));
+    const ready = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), START_TIMEOUT_MS);
       w.on('message', (m: FromWorker) => {
+        if (w !== this.worker) return;
+        this.watchdog.alive();
         if (m.op !== 'ready') { this.onMessage(m); return; }
         clearTimeout(t);
-        resolve();
+        resolve(true);
       });
-      w.once('exit', (code) => { clearTimeout(t); reject(new Error(`probe worker exited with ${code}`)); });
+      w.once('exit', () => { clearTimeout(t); resolve(false); });
     });
-    this.setNics(this.opts.nics);
+    if (!ready) {
+      if (w === this.worker) this.kill();
+      return false;
+    }
+    if (w !== this.worker) return false;
+    this.everReady = true;
+    this.replay();
+    return true;
+  }
+
+  private replay(): void {
+    this.send({ op: 'nics', nics: this.currentNics() });
+    this.send({ op: 'routes', ...this.routes });
+    if (this.lastState) this.send({ op: 'state', ...this.lastState });
+  }
+
+  private currentNics(): ProberNic[] {
+    return this.nics.map((n) => {
+      const quietOver = ([4, 6] as const).filter((f) => this.acked.has(`${n.name}/${f}`));
+      const up = this.links.get(n.slot);
+      return { ...n, linkUp: up ?? n.linkUp, quietOver };
+    });
+  }
+
+  private onExit(w: Worker, code: number): void {
+    if (w !== this.worker) return;
+    this.worker = null;
+    this.failPending();
+    if (this.stopping || !this.everReady) return;
+    this.opts.log('err', `probe worker for ${this.opts.group} exited with code ${code}; restarting it`);
+    this.scheduleRestart();
+  }
+
+  private failPending(): void {
+    for (const r of this.pending.values()) r({ error: 'probe worker exited' });
+    this.pending.clear();
+  }
+
+  private scheduleRestart(): void {
+    if (this.restartTimer || this.stopping) return;
+    if (Date.now() - this.startedAtMs > HEALTHY_MS) this.restartDelayMs = RESTART_MIN_MS;
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(RESTART_MAX_MS, this.restartDelayMs * 2);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopping) return;
+      void this.spawn().then((ok) => {
+        if (ok) this.opts.log('info', `probe worker for ${this.opts.group} restarted`);
+        else if (!this.worker) {
+          this.opts.log('err', `probe worker for ${this.opts.group} did not start; trying again`);
+          this.scheduleRestart();
+        }
+      });
+    }, delay);
+  }
+
+  /** Watchdog tick: a worker that stopped turning its loop is terminated and restarted. */
+  private watch(): void {
+    if (this.stopping || !this.worker) return;
+    if (!this.watchdog.tick(monoNs())) return;
+    const ms = Math.round(this.watchdog.silenceNs / 1e6);
+    this.opts.log('err', `probe worker for ${this.opts.group} is not responding (silent for ${ms} ms); restarting it`);
+    this.kill();
+    this.scheduleRestart();
+  }
+
+  /** Terminates the current worker without treating its exit as a crash. */
+  private kill(): void {
+    const w = this.worker;
+    this.worker = null;
+    this.failPending();
+    if (w) void w.terminate();
   }
 
   private onMessage(m: FromWorker): void {
-    if (m.op === 'fact') this.onFact(m.fact);
-    else if (m.op === 'stats') {
+    if (m.op === 'fact') {
+      const f = m.fact;
+      if (f.kind === 'probe' && f.event.state === 'acked') this.acked.add(`${f.event.interface}/${f.event.family}`);
+      this.onFact(f);
+    } else if (m.op === 'stats') {
       this.pending.get(m.id)?.(m.stats);
       this.pending.delete(m.id);
     }
@@ -70,24 +198,38 @@ export class Prober {
 
   /** The NICs that probe, with their current identity (re-created when ifindex, MAC or address change). */
   setNics(nics: ProberNic[]): void {
+    this.nics = nics;
+    for (const n of nics) if (n.linkUp !== undefined) this.links.set(n.slot, n.linkUp);
+    const names = new Set(nics.map((n) => n.name));
+    for (const k of this.acked) if (!names.has(k.slice(0, k.lastIndexOf('/')))) this.acked.delete(k);
     this.send({ op: 'nics', nics });
   }
 
-  /** IPv4 next hops of the routes through the IPMP interface. */
-  setRoutes(gateways: string[]): void {
-    this.send({ op: 'routes', gateways });
+  /** Next hops of the routes through the IPMP interface, per family. */
+  setRoutes(gateways: string[], gateways6: string[] = []): void {
+    this.routes = { gateways, gateways6 };
+    this.send({ op: 'routes', gateways, gateways6 });
   }
 
   linkChanged(slot: number, up: boolean): void {
+    this.links.set(slot, up);
     this.send({ op: 'link', slot, up });
   }
 
-  /** The controller's failed NICs and group state; sent only when it differs from the last. */
+  /** The controller's failed and offline NICs and group state; sent only when it differs from the last. */
   setState(nics: NicFailState[], groupFailed: boolean): void {
     const key = JSON.stringify([nics, groupFailed]);
-    if (key === this.lastState) return;
-    this.lastState = key;
+    if (key === this.lastStateKey) return;
+    this.lastStateKey = key;
+    this.lastState = { nics, groupFailed };
     this.send({ op: 'state', nics, groupFailed });
+  }
+
+  /** Runs a test hook in the worker; false when hooks are off or no worker runs. */
+  hook(h: ProbeWorkerHook): boolean {
+    if (!this.opts.testHooks || !this.worker) return false;
+    this.send({ op: 'hook', hook: h });
+    return true;
   }
 
   stats(): Promise<object> {
@@ -102,6 +244,10 @@ export class Prober {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.watchTimer = null;
+    this.restartTimer = null;
     const w = this.worker;
     if (!w) return;
     await new Promise<void>((resolve) => {

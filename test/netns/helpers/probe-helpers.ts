@@ -1,0 +1,87 @@
+/**
+ * Helpers shared by the probe namespace tests: ipmpstat runs inside the lab's host namespace,
+ * a bounded `ipmpstat -p` capture, snapshot polling, and the daemon log on failure.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { connectControl } from '../../../src/cli/client.js';
+import { execIn, hostNs, waitFor } from '../../../src/lab/lab.js';
+import type { Snapshot, SnapshotInterface, TestHook } from '../../../src/daemon/protocol.js';
+import { REPO, snapshot, type RunningDaemon } from './daemon.js';
+
+export const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
+export const IF_MPADM = join(REPO, 'bin', 'if_mpadm');
+
+/** Runs fn; a failure carries the tail of the daemon's log. */
+export async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (d && e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(60)}`;
+    throw e;
+  }
+}
+
+export async function ipmpstat(p: string, d: RunningDaemon, args: string[]): Promise<string> {
+  const r = await execIn(hostNs(p), [process.execPath, IPMPSTAT, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
+  return r.stdout;
+}
+
+export async function ifMpadm(p: string, d: RunningDaemon, args: string[]): Promise<void> {
+  await execIn(hostNs(p), [process.execPath, IF_MPADM, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
+}
+
+/** Runs `ipmpstat -p` for ms milliseconds and returns what it printed. */
+export function ipmpstatProbes(p: string, d: RunningDaemon, ms: number): Promise<string> {
+  const child = spawn('ip', ['netns', 'exec', hostNs(p), process.execPath, IPMPSTAT, '--socket', d.socket, '-p'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+  return new Promise((resolve) => {
+    const hard = setTimeout(() => child.kill('SIGKILL'), ms + 5_000);
+    setTimeout(() => child.kill('SIGINT'), ms);
+    child.once('exit', () => { clearTimeout(hard); resolve(out); });
+  });
+}
+
+/** `ipmpstat -p` lines (TIME INTERFACE PROBE NETRTT RTT RTTAVG TARGET) of acked probes on ifname. */
+export function ackedLines(out: string, ifname: string, target?: string): string[] {
+  return out.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 7 && f[1] === ifname
+    && /ms$/.test(f[3]!) && /ms$/.test(f[4]!) && (target === undefined || f[6] === target)).map((f) => f.join(' '));
+}
+
+/** `ipmpstat -p` lines of lost probes (NETRTT and RTT empty) on ifname, to target when given. */
+export function lostLines(out: string, ifname: string, target?: string): string[] {
+  return out.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 6 && f[1] === ifname
+    && /^\d+$/.test(f[2]!) && f[3] === '--' && f[4] === '--' && (target === undefined || f[f.length - 1] === target))
+    .map((f) => f.join(' '));
+}
+
+export function iface(s: Snapshot, name: string): SnapshotInterface {
+  const i = s.interfaces.find((x) => x.name === name);
+  assert.ok(i, `interface ${name} in snapshot`);
+  return i;
+}
+
+/** Waits until every NIC in names shows PROBE ok and STATE ok. */
+export async function waitProbeOk(d: RunningDaemon, names: string[], timeoutMs: number): Promise<Snapshot> {
+  let last: Snapshot | undefined;
+  await waitFor(`PROBE ok on ${names.join(', ')}`, async () => {
+    last = await snapshot(d.socket);
+    return names.every((n) => iface(last!, n).probe === 'ok' && iface(last!, n).state === 'ok');
+  }, timeoutMs, 50).catch((e: Error) => { e.message += `\nlast snapshot: ${JSON.stringify(last)}`; throw e; });
+  return last!;
+}
+
+/** Sends a test-hook request (the daemon must run with IPMPD_TEST_HOOKS=1). */
+export async function testHook(d: RunningDaemon, group: string, hook: TestHook): Promise<void> {
+  const c = await connectControl(d.socket);
+  try {
+    const r = await c.request({ op: 'test-hook', group, hook });
+    if (!r.ok) throw new Error(`test-hook ${hook} refused: ${r.error} (${r.code})`);
+  } finally {
+    c.close();
+  }
+}
