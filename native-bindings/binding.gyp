@@ -8,7 +8,8 @@
         "src/tun.c",
         "src/packet.c",
         "src/netlink.c",
-        "src/watch.c"
+        "src/watch.c",
+        "src/proc.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],

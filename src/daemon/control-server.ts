@@ -141,12 +141,18 @@ export interface ControlServerOptions {
   requestTimeoutMs?: number;
   maxRequestBytes?: number;
   privilege?: PrivilegeFiles;
+  /** A listening descriptor for `path` inherited from the previous image (in-place re-execution). */
+  inheritedFd?: number;
 }
 
 export interface ControlServer {
   readonly path: string;
   readonly server: Server;
   connectionCount(): number;
+  /** The listening descriptor (to hand to the next image), or -1. */
+  listeningFd(): number;
+  /** Closes every client connection; the listener stays. */
+  dropConnections(): void;
   /** Stops listening, closes every connection and removes the socket file. */
   close(): Promise<void>;
 }
@@ -347,13 +353,16 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   const log = logger(opts.log);
   const o = {
     maxConnections: DEFAULT_MAX_CONNECTIONS, requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    maxRequestBytes: MAX_REQUEST_BYTES, privilege: DEFAULT_PRIVILEGE_FILES, ...opts,
+    maxRequestBytes: MAX_REQUEST_BYTES, privilege: DEFAULT_PRIVILEGE_FILES, inheritedFd: -1, ...opts,
   };
-  const dir = dirname(opts.path);
-  if (mkdirSync(dir, { recursive: true, mode: 0o755 }) !== undefined) chmodSync(dir, 0o755);
-  const state = await probeSocket(opts.path);
-  if (state === 'live') throw new Error(`another ipmpd is already running on ${opts.path}`);
-  if (state === 'stale') unlinkSync(opts.path);
+  const inherited = o.inheritedFd >= 0;
+  if (!inherited) {
+    const dir = dirname(opts.path);
+    if (mkdirSync(dir, { recursive: true, mode: 0o755 }) !== undefined) chmodSync(dir, 0o755);
+    const state = await probeSocket(opts.path);
+    if (state === 'live') throw new Error(`another ipmpd is already running on ${opts.path}`);
+    if (state === 'stale') unlinkSync(opts.path);
+  }
 
   const conns = new Set<Connection>();
   const sockets = new Set<Socket>();
@@ -378,14 +387,17 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: Error) => reject(new Error(`cannot listen on ${opts.path}: ${oneLine(e.message)}`)));
-    server.listen(opts.path, () => resolve());
+    if (inherited) server.listen({ fd: o.inheritedFd }, () => resolve());
+    else server.listen(opts.path, () => resolve());
   });
   server.on('error', (e) => log('warn', `control: ${oneLine(e.message)}`));
-  chmodSync(opts.path, 0o666);
+  if (!inherited) chmodSync(opts.path, 0o666);
   return {
     path: opts.path,
     server,
     connectionCount: () => conns.size,
+    listeningFd: () => (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1,
+    dropConnections: () => { for (const s of sockets) s.destroy(); },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const s of sockets) s.destroy();

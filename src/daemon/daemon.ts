@@ -12,6 +12,7 @@ import { HostIsolation } from './host-isolation.js';
 import type { ForwardingDump } from './forwarding.js';
 import type { DaemonConfig } from './config-types.js';
 import type { ProbeEvent, Request, Snapshot } from './protocol.js';
+import type { GroupHandover, Handover, HandoverReason } from './upgrade.js';
 
 export class RequestError extends Error {
   constructor(readonly code: string, message: string) {
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   socketPath: string;
   log: Logger;
   stateDir?: string;
+  /** Descriptors of the previous image after an in-place re-execution. */
+  handover?: Handover | null;
 }
 
 export class Daemon {
@@ -40,14 +43,16 @@ export class Daemon {
     this.config = opts.config;
   }
 
+  /**
+   * Starts every group. A TUN left persistent by a crashed instance is re-attached with its
+   * addresses and routes, and the host isolation that instance recorded is taken over, so
+   * the host's connections through it survive. After an in-place re-execution the previous
+   * image's descriptors are adopted instead of opened.
+   */
   async start(): Promise<void> {
     const log = this.opts.log;
+    const handover = this.opts.handover ?? null;
     this.rtnl.open();
-    for (const g of this.config.groups) {
-      if (await HostIsolation.recoverStale(g.ifname, this.opts.stateDir)) {
-        log('info', `recovered state left by a previous instance on ${g.ifname}`);
-      }
-    }
     // Listen before the first dump so no link change between dump and listen is missed.
     this.events = new RtnetlinkEvents({
       onLink: (link, deleted) => this.each((g) => g.onLink(link, deleted)),
@@ -59,17 +64,97 @@ export class Daemon {
       const rt = new GroupRuntime(g, this.config, this.native, this.rtnl, log, this.opts.stateDir);
       rt.onProbe = (ev) => this.publishProbe(ev);
       this.groups.push(rt);
-      await rt.start();
+      const inherited = handover?.groups.find((h) => h.tun === g.ifname) ?? null;
+      await this.takeOverState(rt, inherited !== null);
+      await rt.start(inherited);
     }
+    if (handover) this.closeUnadopted(handover);
     this.events.start();
     this.events.drain();
-    this.server = await startControlServer({
+    this.server = await this.startServer(handover?.control ?? -1);
+  }
+
+  /** Takes over the host isolation an earlier instance recorded for this group's TUN. */
+  private async takeOverState(rt: GroupRuntime, inherited: boolean): Promise<void> {
+    const log = this.opts.log;
+    const reattach = !inherited && this.native.ifNameToIndex(rt.name) > 0;
+    let found = false;
+    try {
+      found = rt.isolation.adopt();
+    } catch (e) {
+      log('err', `${rt.name}: unreadable state of a previous instance (${(e as Error).message.split('\n')[0]}); restoring what it names`);
+      found = await HostIsolation.recoverStale(rt.name, this.opts.stateDir);
+    }
+    if (inherited) log('info', `${rt.name}: taken over from the previous image`);
+    else if (found) log('info', `recovered state left by a previous instance on ${rt.name}`);
+    if (reattach) log('info', `${rt.name}: re-attaching the persistent interface with its addresses and routes`);
+  }
+
+  /** Closes handed-over packet and TUN descriptors no group took (e.g. a group removed from the configuration). */
+  private closeUnadopted(h: Handover): void {
+    const used = new Set<number>();
+    for (const g of this.groups) {
+      used.add(g.tunFd);
+      for (const n of g.nics.list) used.add(n.fd);
+    }
+    for (const g of h.groups) {
+      for (const fd of [g.tunFd, ...g.nics.map((n) => n.fd)]) {
+        if (used.has(fd)) continue;
+        let ours = false;
+        try { this.native.tunInfo(fd); ours = true; } catch { /* not a TUN */ }
+        try { this.native.packetIfindex(fd); ours = true; } catch { /* not a packet socket */ }
+        if (ours) this.native.close(fd);
+      }
+    }
+  }
+
+  private async startServer(inheritedFd: number): Promise<ControlServer> {
+    const log = this.opts.log;
+    const opts = {
       path: this.opts.socketPath,
-      handler: (req) => this.handle(req),
-      onSubscribe: (conn) => { this.subscribers.add(conn); return () => this.subscribers.delete(conn); },
-      peerCred: (fd) => this.native.peerCred(fd),
-      log: { info: (m) => log('info', m), warn: (m) => log('err', m), debug: (m) => log('debug', m) },
-    });
+      handler: (req: Request) => this.handle(req),
+      onSubscribe: (conn: ControlConnection) => { this.subscribers.add(conn); return () => { this.subscribers.delete(conn); }; },
+      peerCred: (fd: number) => this.native.peerCred(fd),
+      log: { info: (m: string) => log('info', m), warn: (m: string) => log('err', m), debug: (m: string) => log('debug', m) },
+    };
+    if (inheritedFd >= 0) {
+      try {
+        return await startControlServer({ ...opts, inheritedFd });
+      } catch (e) {
+        log('err', `control socket: cannot take over descriptor ${inheritedFd} (${(e as Error).message}); creating ${this.opts.socketPath} afresh`);
+      }
+    }
+    return startControlServer(opts);
+  }
+
+  /**
+   * Prepares an in-place re-execution: netlink listening and the control connections end,
+   * every group stops its workers and probes, and the descriptors to hand over are
+   * returned. The control socket keeps listening, so clients queue for the next image.
+   */
+  async suspend(reason: HandoverReason): Promise<Handover> {
+    for (const c of this.subscribers) c.close();
+    this.subscribers.clear();
+    this.events?.close();
+    this.events = null;
+    const groups: GroupHandover[] = [];
+    for (const g of this.groups) groups.push(await g.suspend());
+    this.server?.dropConnections();
+    return { v: 1, reason, control: this.server?.listeningFd() ?? -1, groups };
+  }
+
+  /** After a failed re-execution: everything suspend() stopped runs again. */
+  async resume(): Promise<void> {
+    const log = this.opts.log;
+    this.events = new RtnetlinkEvents({
+      onLink: (link, deleted) => this.each((g) => g.onLink(link, deleted)),
+      onRoute: (route) => this.each((g) => g.onRoute(route)),
+      onOverrun: () => this.resync(),
+      onError: (e) => log('debug', `netlink: ${e.message}`),
+    }).open();
+    for (const g of this.groups) await g.resume();
+    this.events.start();
+    this.resync();
   }
 
   private each(fn: (g: GroupRuntime) => void): void {
@@ -214,8 +299,8 @@ export class Daemon {
           case 'group-added': {
             const rt = new GroupRuntime(c.config, next, this.native, this.rtnl, log, this.opts.stateDir);
             rt.onProbe = (ev) => this.publishProbe(ev);
-            await HostIsolation.recoverStale(c.config.ifname, this.opts.stateDir);
             this.groups.push(rt);
+            await this.takeOverState(rt, false);
             await rt.start();
             break;
           }

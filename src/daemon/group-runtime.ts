@@ -14,8 +14,8 @@ import { EventKind, type GroupEvent } from '../control/group.js';
 import { TablesWriter, AF_TEST, MAX_ADDRS, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
 import { Announcer } from './announcer.js';
 import { Forwarding } from './forwarding.js';
-import { HostIsolation, statePath } from './host-isolation.js';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { HostIsolation, removeStateFile, statePath } from './host-isolation.js';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
@@ -27,6 +27,7 @@ import { parseIpv4 } from '../wire/ipv4.js';
 import { parseIpv6 } from '../wire/ipv6.js';
 import { ndMulticastMacs } from '../dataplane/rx6.js';
 import { LinkDamping } from './link-damping.js';
+import type { GroupHandover } from './upgrade.js';
 
 /** A refused live change, with the control-protocol error code. */
 export class LiveError extends Error {
@@ -126,19 +127,36 @@ export class GroupRuntime {
     return this.cfg.groupname;
   }
 
-  /** Creates (or re-attaches) the TUN, adopts the NICs, starts forwarding. */
-  async start(): Promise<void> {
-    const tun = this.native.tunOpen(this.cfg.ifname, { vnetHdr: true, multiQueue: false, persist: true });
-    this.tunFd = tun.fd;
-    this.tunIfindex = tun.ifindex;
-    this.native.tunSetCarrier(this.tunFd, false);
+  /**
+   * Creates (or re-attaches) the TUN, adopts the NICs, starts forwarding. With `inherited`
+   * (the previous image's descriptors after an in-place re-execution) the TUN and packet
+   * sockets it names are taken over when the kernel confirms what they are, and the
+   * TUN's carrier is left as it is until the state machine has decided.
+   */
+  async start(inherited: GroupHandover | null = null): Promise<void> {
+    const tunFd = inherited ? adoptTunFd(this.native, inherited.tunFd, this.cfg.ifname, this.log) : -1;
+    if (tunFd >= 0) {
+      this.tunFd = tunFd;
+      this.tunIfindex = this.native.ifNameToIndex(this.cfg.ifname);
+    } else {
+      const tun = this.native.tunOpen(this.cfg.ifname, { vnetHdr: true, multiQueue: false, persist: true });
+      this.tunFd = tun.fd;
+      this.tunIfindex = tun.ifindex;
+      this.native.tunSetCarrier(this.tunFd, false);
+    }
     const links = new Map(this.rtnl.getLinks().map((l) => [l.name, l]));
     for (const nic of this.nics.list) {
       const link = links.get(nic.name);
-      if (link) this.adoptLink(nic, link);
+      if (link) {
+        const h = inherited?.nics.find((n) => n.name === nic.name);
+        if (h) this.nics.inherit(nic, h.fd, link.ifindex);
+        this.adoptLink(nic, link);
+      }
       this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) });
     }
+    if (inherited?.nd) this.inheritNdMembership(inherited.nd);
     this.restoreOffline();
+    this.native.tunSetCarrier(this.tunFd, this.controller.binding.carrier);
     await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     this.syncMtu();
     this.rtnl.setLinkUp(this.tunIfindex, true);
@@ -408,7 +426,7 @@ export class GroupRuntime {
     try {
       mkdirSync(dirname(this.offlineFile), { recursive: true, mode: 0o755 });
       const names = this.offlineNames();
-      if (names.length === 0) rmSync(this.offlineFile, { force: true });
+      if (names.length === 0) removeStateFile(this.offlineFile);
       else writeFileSync(this.offlineFile, JSON.stringify(names), { mode: 0o644 });
     } catch (e) {
       this.log('err', `cannot record offline interfaces in ${this.offlineFile}: ${(e as Error).message}`);
@@ -511,15 +529,55 @@ export class GroupRuntime {
     await this.isolation.restore();
   }
 
-  /** Stop for an upgrade or crash test: leaves the TUN persistent with its addresses. */
-  async detach(): Promise<void> {
-    this.stopped = true;
-    this.damping.stop();
+  /**
+   * Before an in-place re-execution: stops the probe worker, the announcements and the
+   * forwarding workers, and returns the descriptors for the next image. They stay open, so
+   * frames keep queueing in the kernel meanwhile; resume() undoes this if execve fails.
+   */
+  async suspend(): Promise<GroupHandover> {
+    if (this.routeTimer) { clearTimeout(this.routeTimer); this.routeTimer = null; }
     await this.probing.stop();
     this.announcer.stop();
     await this.forwarding?.stop();
-    this.nics.closeAll();
-    if (this.tunFd >= 0) this.native.close(this.tunFd);
-    this.tunFd = -1;
+    this.forwarding = null;
+    const nd = this.ndJoined;
+    return {
+      tun: this.cfg.ifname, tunFd: this.tunFd,
+      nics: this.nics.list.filter((n) => n.present && n.fd >= 0).map((n) => ({ name: n.name, ifindex: n.ifindex, fd: n.fd })),
+      nd: nd ? { fd: nd.fd, ifindex: nd.ifindex, macs: [...nd.macs.keys()] } : null,
+    };
   }
+
+  /** After a failed re-execution: forwarding and probing run again on the same descriptors. */
+  async resume(): Promise<void> {
+    this.tables.clearStop();
+    this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
+    this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
+    await this.forwarding.start();
+    await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
+    this.publishNics();
+  }
+
+  /** The previous image's ND memberships on a socket this image adopted (so none is joined twice). */
+  private inheritNdMembership(nd: NonNullable<GroupHandover['nd']>): void {
+    if (!this.nics.list.some((n) => n.present && n.fd === nd.fd && n.ifindex === nd.ifindex)) return;
+    const macs = new Map<string, Uint8Array>();
+    for (const m of nd.macs) {
+      const bytes = m.split(':').map((x) => parseInt(x, 16));
+      if (bytes.length === 6 && bytes.every((b) => b >= 0 && b <= 255)) macs.set(m, Uint8Array.from(bytes));
+    }
+    this.ndJoined = { fd: nd.fd, ifindex: nd.ifindex, macs };
+  }
+}
+
+/** The inherited TUN descriptor when the kernel confirms it is attached to `name`, else -1. */
+function adoptTunFd(native: NativeAddon, fd: number, name: string, log: Logger): number {
+  try {
+    const info = native.tunInfo(fd);
+    if (info.name === name) return fd;
+    log('err', `${name}: the inherited descriptor ${fd} is attached to ${info.name}; opening ${name} afresh`);
+  } catch (e) {
+    log('err', `${name}: the inherited descriptor ${fd} is not a TUN (${(e as Error).message}); opening ${name} afresh`);
+  }
+  return -1;
 }

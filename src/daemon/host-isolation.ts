@@ -8,11 +8,16 @@
  * - net.ipv6.conf.<nic>.disable_ipv6=1, so the host sends nothing of its own
  *   (router solicitations, MLD, DAD) from the NICs.
  *
- * Every change is first recorded in a state file under /run/ipmp, so a start
- * after a crash restores what the crashed instance changed (recoverStale).
+ * Every change is first recorded in a state file under /run/ipmp. A start after
+ * a crash, and the new image after an in-place upgrade, take that state over
+ * (adopt): the table stays in place until setDevices() replaces it in one nft
+ * transaction, and the recorded original sysctl values are kept, so the NICs
+ * are never open to the host's stack in between and a clean stop still puts
+ * back what was there before the first instance. recoverStale() restores and
+ * forgets instead.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -42,8 +47,62 @@ export function statePath(stateDir: string, tun: string): string {
   return join(stateDir, `${tun}.${ns}.isolation.json`);
 }
 
+/** Every state file of a TUN in this namespace: host isolation, offline NICs. */
+export function stateFiles(stateDir: string, tun: string): string[] {
+  const iso = statePath(stateDir, tun);
+  return [iso, iso.replace(/\.isolation\.json$/, '.offline.json')];
+}
+
+/**
+ * Replaces a state file: a new file renamed over it, or, where this process may not create
+ * files in the directory (after switching to an unprivileged user, the files were handed to
+ * it), rewritten in place.
+ */
+export function writeStateFile(path: string, text: string, mode: number): void {
+  const tmp = `${path}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode });
+    renameSync(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+    writeFileSync(path, text);
+  }
+}
+
+/** Removes a state file, or empties it where the directory is not ours (empty = no state). */
+export function removeStateFile(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+    writeFileSync(path, '');
+  }
+}
+
+/** A state file with content: absent and empty files are no state. */
+function hasState(path: string): boolean {
+  try {
+    return statSync(path).size > 0;
+  } catch {
+    return false;
+  }
+}
+
 function sysctlPath(nic: string): string {
   return `/proc/sys/net/ipv6/conf/${nic}/disable_ipv6`;
+}
+
+const SYSCTL_RE = /^\/proc\/sys\/net\/ipv6\/conf\/([^/]{1,15})\/disable_ipv6$/;
+
+/** The recorded sysctls of a state file, only entries this module could have written. */
+function readStateSysctls(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const st = JSON.parse(readFileSync(path, 'utf8')) as Partial<IsolationState>;
+  for (const [p, v] of Object.entries(st.sysctls ?? {})) {
+    const m = SYSCTL_RE.exec(p);
+    if (m && m[1] !== '.' && m[1] !== '..' && (v === '0' || v === '1')) out[p] = v;
+  }
+  return out;
 }
 
 async function nft(script: string): Promise<void> {
@@ -63,6 +122,8 @@ export class HostIsolation {
   private readonly statePath: string;
   private readonly state: IsolationState;
   private devices: string[] = [];
+  /** The table has been written by this instance. */
+  private written = false;
 
   constructor(readonly tun: string, readonly stateDir = '/run/ipmp') {
     this.statePath = statePath(stateDir, tun);
@@ -71,35 +132,55 @@ export class HostIsolation {
 
   private save(): void {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o755 });
-    const tmp = `${this.statePath}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state), { mode: 0o600 });
-    renameSync(tmp, this.statePath);
+    writeStateFile(this.statePath, JSON.stringify(this.state), 0o600);
   }
 
   /** Restores what a crashed instance for this TUN left behind (sysctls, nft table). */
   static async recoverStale(tun: string, stateDir = '/run/ipmp'): Promise<boolean> {
     const path = statePath(stateDir, tun);
     let found = false;
-    if (existsSync(path)) {
+    if (hasState(path)) {
       found = true;
       try {
-        const st = JSON.parse(readFileSync(path, 'utf8')) as IsolationState;
-        for (const [p, v] of Object.entries(st.sysctls ?? {})) {
+        for (const [p, v] of Object.entries(readStateSysctls(path))) {
           try { writeFileSync(p, v); } catch { /* the NIC may be gone */ }
         }
       } catch { /* unreadable: fall through to removing the table by name */ }
-      rmSync(path, { force: true });
     }
+    if (existsSync(path)) removeStateFile(path);
     const table = nftTableName(tun);
     await nft(`add table netdev ${table}\ndelete table netdev ${table}\n`);
     return found;
   }
 
-  /** Sets the NICs whose ingress is dropped; present NICs only (nft refuses absent devices). */
+  /**
+   * Takes over the state an earlier instance recorded for this TUN: its original sysctl
+   * values are kept for restore(), and its table is left in place for setDevices() to
+   * replace. Returns whether there was such state. An unreadable file is logged by the
+   * caller through the thrown error and treated as no state.
+   */
+  adopt(): boolean {
+    if (!hasState(this.statePath)) return false;
+    const sysctls = readStateSysctls(this.statePath);
+    for (const [p, v] of Object.entries(sysctls)) if (!(p in this.state.sysctls)) this.state.sysctls[p] = v;
+    return true;
+  }
+
+  /**
+   * Sets the NICs whose ingress is dropped; present NICs only (nft refuses absent devices).
+   * The table is replaced in one transaction. A NIC no longer listed at all gets its
+   * original disable_ipv6 back.
+   */
   async setDevices(nics: string[]): Promise<void> {
     const present = nics.filter((n) => existsSync(`/sys/class/net/${n}`)).sort();
-    if (present.join(',') === this.devices.join(',')) return;
+    if (this.written && present.join(',') === this.devices.join(',')) return;
     for (const n of present) this.disableIpv6(n);
+    const listed = new Set(nics.map(sysctlPath));
+    for (const [p, v] of Object.entries(this.state.sysctls)) {
+      if (listed.has(p)) continue;
+      try { writeFileSync(p, v); } catch { /* the NIC is gone */ }
+      delete this.state.sysctls[p];
+    }
     this.save();
     const t = this.state.nftTable;
     let script = `add table netdev ${t}\ndelete table netdev ${t}\n`;
@@ -109,6 +190,7 @@ export class HostIsolation {
     }
     await nft(script);
     this.devices = present;
+    this.written = true;
   }
 
   private disableIpv6(nic: string): void {
@@ -128,8 +210,9 @@ export class HostIsolation {
     try {
       await nft(`add table netdev ${t}\ndelete table netdev ${t}\n`);
     } finally {
-      rmSync(this.statePath, { force: true });
+      removeStateFile(this.statePath);
       this.devices = [];
+      this.written = false;
     }
   }
 }

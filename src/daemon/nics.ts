@@ -81,6 +81,26 @@ export class NicSet {
     nic.present = true;
   }
 
+  /**
+   * Takes a packet socket handed over by the previous image for this NIC, when the kernel
+   * confirms it is bound to the NIC's current ifindex; adopt() then keeps it. A socket bound
+   * elsewhere (the NIC was replaced meanwhile) is closed. Returns whether it was taken.
+   */
+  inherit(nic: Nic, fd: number, ifindex: number): boolean {
+    let bound: number;
+    try {
+      bound = this.native.packetIfindex(fd);
+    } catch {
+      return false;
+    }
+    if (bound !== ifindex || nic.fd >= 0) {
+      this.native.close(fd);
+      return false;
+    }
+    nic.fd = fd;
+    return true;
+  }
+
   /** The link vanished: the socket is closed by the caller once the workers stopped using it. */
   markAbsent(nic: Nic): number {
     nic.present = false;

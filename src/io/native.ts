@@ -46,6 +46,16 @@ export interface PacketOpenOptions {
   nonblock: boolean;
 }
 
+export interface CapState {
+  effective: number;
+  permitted: number;
+  inheritable: number;
+  bounding: number;
+  ambient: number;
+  /** Highest capability number the kernel knows. */
+  lastCap: number;
+}
+
 export interface NativeAddon {
   // ---- TUN (setup; throws) ----
   tunOpen(name: string, opts: TunOpenOptions): TunHandle;
@@ -142,6 +152,29 @@ export interface NativeAddon {
   errnoName(negErrno: number): string;
   /** strerror text for a negative return. */
   strerror(negErrno: number): string;
+
+  // ---- the process (setup; throw, except sdNotify) ----
+  /**
+   * execve(2): returns only on failure (throws). keepFds lose FD_CLOEXEC so the new
+   * image inherits them; the calling thread's signal mask is emptied first.
+   */
+  execve(path: string, argv: string[], env: string[], keepFds: Int32Array): never;
+  /** The calling thread's capability sets as bit masks (bit n = capability n). */
+  capState(): CapState;
+  /** capset(2) of the calling thread. */
+  capSet(effective: number, permitted: number, inheritable: number): void;
+  /** Drops every capability outside mask from the bounding set (needs CAP_SETPCAP). */
+  capBoundingKeep(mask: number): void;
+  /** Makes the ambient set exactly mask (each must be permitted and inheritable). */
+  capAmbientSet(mask: number): void;
+  /** PR_SET_KEEPCAPS of the calling thread. */
+  setKeepCaps(on: boolean): void;
+  /** TUNGETIFF on an attached TUN descriptor: its interface name and IFF_* flags. */
+  tunInfo(fd: number): { name: string; flags: number };
+  /** The ifindex an AF_PACKET socket is bound to. Throws for any other descriptor. */
+  packetIfindex(fd: number): number;
+  /** One sd_notify datagram to path ('@' = abstract namespace). Returns 0 or -errno. */
+  sdNotify(path: string, text: string): number;
 }
 
 let cached: NativeAddon | undefined;

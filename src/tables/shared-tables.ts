@@ -232,4 +232,9 @@ export class TablesWriter {
   requestStop(): void {
     Atomics.store(this.view.header, H_STOP, 1);
   }
+
+  /** Lets forwarding workers run again after requestStop() (forwarding resumed on the same tables). */
+  clearStop(): void {
+    Atomics.store(this.view.header, H_STOP, 0);
+  }
 }

@@ -88,6 +88,7 @@ export class GroupProbing {
   }
 
   async start(nics: readonly Nic[], gateways: string[], gateways6: string[] = []): Promise<void> {
+    this.stopped = false;
     if (!this.enabled) return;
     const p = new Prober({
       group: this.host.group, fdtMs: this.host.fdtMs, nics: this.proberNics(nics), targets: this.host.targets,
