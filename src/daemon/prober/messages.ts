@@ -80,6 +80,8 @@ export type ToWorker =
 export type FromWorker =
   | { op: 'ready' }
   | { op: 'alive' }
+  /** The packet sockets the worker holds now (closed by the main thread if the worker dies). */
+  | { op: 'sockets'; fds: number[] }
   | { op: 'fact'; fact: ProberFact }
   | { op: 'stats'; id: number; stats: object }
   | { op: 'stopped' };

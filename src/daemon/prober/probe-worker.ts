@@ -196,6 +196,7 @@ export class ProbeWorker {
       if (m.v6) m.v6.engine.peer = m.v4?.engine ?? null;
       if (this.offline.has(n.slot)) this.setProbing(m, false, now);
     }
+    this.post({ op: 'sockets', fds: [...this.instances()].map((np) => np.fd).filter((fd) => fd >= 0) });
     this.refreshTargets();
   }
 

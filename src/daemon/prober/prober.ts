@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { loadNative } from '../../io/native.js';
 import type {
   FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
 } from './messages.js';
@@ -68,6 +69,8 @@ export class Prober {
   private startedAtMs = 0;
   private restartDelayMs = RESTART_MIN_MS;
   private everReady = false;
+  /** Packet sockets of the current worker, closed here when it is killed or dies. */
+  private fds: number[] = [];
   /** Workers started so far (1 after start). */
   starts = 0;
 
@@ -91,6 +94,7 @@ export class Prober {
     };
     const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-probe-${this.opts.group}` });
     this.worker = w;
+    this.fds = [];
     this.starts++;
     this.startedAtMs = Date.now();
     this.watchdog.reset(monoNs());
@@ -135,7 +139,10 @@ export class Prober {
     if (w !== this.worker) return;
     this.worker = null;
     this.failPending();
-    if (this.stopping || !this.everReady) return;
+    if (this.stopping) return;
+    this.closeSockets(this.fds);
+    this.fds = [];
+    if (!this.everReady) return;
     this.opts.log('err', `probe worker for ${this.opts.group} exited with code ${code}; restarting it`);
     this.scheduleRestart();
   }
@@ -176,9 +183,17 @@ export class Prober {
   /** Terminates the current worker without treating its exit as a crash. */
   private kill(): void {
     const w = this.worker;
+    const fds = this.fds;
     this.worker = null;
+    this.fds = [];
     this.failPending();
-    if (w) void w.terminate();
+    if (w) void w.terminate().then(() => this.closeSockets(fds));
+  }
+
+  /** Closes the sockets a dead worker left open (it is gone, so nothing else uses them). */
+  private closeSockets(fds: number[]): void {
+    const native = loadNative();
+    for (const fd of fds) native.close(fd);
   }
 
   private onMessage(m: FromWorker): void {
@@ -186,6 +201,8 @@ export class Prober {
       const f = m.fact;
       if (f.kind === 'probe' && f.event.state === 'acked') this.acked.add(`${f.event.interface}/${f.event.family}`);
       this.onFact(f);
+    } else if (m.op === 'sockets') {
+      this.fds = m.fds;
     } else if (m.op === 'stats') {
       this.pending.get(m.id)?.(m.stats);
       this.pending.delete(m.id);
