@@ -46,11 +46,14 @@ export function isLinkLocal6(address: string): boolean {
   return (first & 0xffc0) === 0xfe80;
 }
 
-/** Linux interface names: 1–15 bytes, no '/', ':' or whitespace, not "." or "..". */
+/**
+ * Linux interface names: 1–15 bytes, no '/', ':' or whitespace, not "." or "..";
+ * no control characters either (a NUL would cut the name short in the kernel).
+ */
 export function checkIfName(name: string): Checked<string> {
   const bytes = Buffer.byteLength(name);
-  if (bytes < 1 || bytes > 15 || /[/:\s]/.test(name) || name === '.' || name === '..') {
-    return bad('an interface name of 1-15 characters without "/", ":" or whitespace');
+  if (bytes < 1 || bytes > 15 || /[/:\s\x00-\x1f\x7f]/.test(name) || name === '.' || name === '..') {
+    return bad('an interface name of 1-15 characters without "/", ":", whitespace or control characters');
   }
   return ok(name);
 }

@@ -59,6 +59,14 @@ export class ConfigError extends Error {
 
   static at(file: string, line: number | null, key: string | null, text: string): ConfigError {
     const where = line === null ? file : `${file}:${line}`;
-    return new ConfigError(key ? `${where}: ${key}: ${text}` : `${where}: ${text}`, file, line, key);
+    return new ConfigError(printable(key ? `${where}: ${key}: ${text}` : `${where}: ${text}`), file, line, key);
   }
+}
+
+/**
+ * Text from a file made safe for a one-line message: line breaks and other
+ * control characters (tab excepted) are shown as \u escapes.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -38,7 +38,7 @@ const MAX_IFNAMES = 64;
 export type Validated = { ok: true; req: Request } | { ok: false; id: number; what: string };
 
 function isIfName(v: unknown): v is string {
-  return typeof v === 'string' && v.length >= 1 && Buffer.byteLength(v) <= 15 && !/[/:\s]/.test(v);
+  return typeof v === 'string' && v.length >= 1 && Buffer.byteLength(v) <= 15 && !/[/:\s\x00-\x1f\x7f]/.test(v);
 }
 
 function checkField(kind: FieldKind, v: unknown): string | null {

@@ -4,6 +4,7 @@
  * occurrence wins), with the values checked as in.mpathd checks them. Problems are
  * warnings (log lines), never fatal, and the Solaris message texts are kept.
  */
+import { printable } from './config-types.js';
 
 export const DEFAULT_FDT_MS = 10000;
 export const MIN_FDT_MS = 100;
@@ -112,5 +113,5 @@ export function parseMpathd(text: string, file: string): { tunables: MpathdTunab
         warnings.push(`${file}:${n + 1}: ignoring unknown setting ${line.slice(0, eq).trim()}`);
     }
   }
-  return { tunables, warnings };
+  return { tunables, warnings: warnings.map(printable) };
 }
