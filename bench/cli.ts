@@ -22,6 +22,7 @@ import { renderSvg, type Bar } from './e2e/svg.js';
 
 const USAGE = 'usage: ipmp bench [--quick] [--json FILE] [--svg FILE] [--runs N] [--soak-minutes N] [--only PARTS] [--prefix P]\n'
   + '       ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE] ... (ipmp bench soak --help)\n'
+  + '       ipmp bench fuzz [--runs N] [--only NAME[,NAME]] [--seed S] [--replay FILE] (parsers, see bench/fuzz/run.ts)\n'
   + 'PARTS: comma-separated, of kernel, forwarding, failover, probe, trace, idle, aggregation, memory (default: all;\n'
   + 'memory only with --soak-minutes: RSS under N minutes of load). Failover scenarios run 5 times in a full run.\n';
 const PARTS = ['kernel', 'forwarding', 'failover', 'probe', 'trace', 'idle', 'aggregation', 'memory'] as const;
@@ -198,6 +199,7 @@ function summarize(r: Results): { rows: Row[]; bars: Bar[] } {
 
 export async function benchMain(argv: string[]): Promise<number> {
   if (argv[0] === 'soak') return (await import('./soak/run.js')).soakMain(argv.slice(1));
+  if (argv[0] === 'fuzz') return (await import('./fuzz/run.js')).fuzzMain(argv.slice(1));
   const o = parseArgs(argv);
   if (typeof o === 'string') {
     process.stderr.write(o ? `ipmp bench: ${o}\n${USAGE}` : USAGE);
