@@ -59,18 +59,32 @@ function consumable(f: Uint8Array): boolean {
   return t === 0x86dd && f.length > 14 + 40 && f[14 + 6] === 58 && (f[54] === 135 || f[54] === 136);
 }
 
+/**
+ * A frame RX sent in answer: an ARP reply or solicited NA from the receiving NIC, a DAD
+ * answer (NA to all-nodes) from the receiving NIC, or a defence of a claimed address
+ * (gratuitous ARP, NA to all-nodes with Override) through the nominee (NIC 0). Every one
+ * carries the bound NIC's MAC for the data address and the sending NIC's as source.
+ */
 function checkReply(bytes: Uint8Array, fd: number, rxNic: number, frame: Uint8Array): string {
-  check(fd === FDS[rxNic], 'reply sent on another NIC than the one the request came in on');
-  check(macEq(bytes, 16, NIC_MACS[rxNic]!), 'reply with a source MAC other than the receiving NIC');
+  const k = FDS.indexOf(fd);
+  check(k >= 0, `reply sent on fd ${fd}, not a group NIC`);
+  check(macEq(bytes, 16, NIC_MACS[k]!), 'reply with a source MAC other than the NIC it leaves from');
   const type = rd16(bytes, 22);
   if (type === 0x0806) {
-    check(bytes.length === 10 + 42 && rd16(bytes, 24 + 6) === 2, 'ARP reply malformed');
+    check(bytes.length === 10 + 42, `ARP frame of ${bytes.length} bytes`);
+    const op = rd16(bytes, 24 + 6);
     const spa = rd32(bytes, 24 + 14);
     const bound = boundNic4(spa);
-    check(bound >= 0, 'ARP reply for an address that is not a data address');
-    check(macEq(bytes, 24 + 8, NIC_MACS[bound]!), 'ARP reply does not carry the bound NIC\'s MAC');
-    check(frame.length >= 42 && rd32(frame, 14 + 24) === spa, 'ARP reply for another address than asked');
-    return 'arp-reply';
+    check(bound >= 0, 'ARP sent for an address that is not a data address');
+    check(macEq(bytes, 24 + 8, NIC_MACS[bound]!), 'ARP sent without the bound NIC\'s MAC');
+    if (op === 2) {
+      check(k === rxNic, 'ARP reply sent on another NIC than the one the request came in on');
+      check(frame.length >= 42 && rd32(frame, 14 + 24) === spa, 'ARP reply for another address than asked');
+      return 'arp-reply';
+    }
+    check(op === 1 && rd32(bytes, 24 + 24) === spa && macEq(bytes, 10, MACS.bcast) && k === 0,
+      'ARP sent is neither a reply nor a gratuitous defence through the nominee');
+    return 'arp-defence';
   }
   check(type === 0x86dd && bytes[24 + 6] === 58 && bytes[24 + 40] === 136, `unexpected reply ethertype 0x${type.toString(16)}`);
   const plen = rd16(bytes, 24 + 4);
@@ -79,7 +93,8 @@ function checkReply(bytes: Uint8Array, fd: number, rxNic: number, frame: Uint8Ar
   const bound = boundNic6(bytes, 24 + 48);
   check(bound >= 0, 'NA for an address that is not a data address');
   check(bytes[24 + 64] === 2 && macEq(bytes, 24 + 66, NIC_MACS[bound]!), 'NA target option is not the bound NIC\'s MAC');
-  return 'na';
+  check(k === rxNic || k === 0, 'NA sent neither on the receiving NIC nor through the nominee');
+  return (bytes[24 + 44]! & 0x40) !== 0 ? 'na' : 'na-unsolicited';
 }
 
 export function rxTarget(): FuzzTarget {

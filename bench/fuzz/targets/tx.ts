@@ -71,14 +71,22 @@ function nicOfFd(fd: number): number {
 const DATA4 = [V4.data0, V4.data1];
 const DATA6 = [V6.data0, V6.data1];
 
+/** The bytes of `ip` that are sent: up to its IP length (trailing bytes are not). */
+function sentLength(ip: Uint8Array): number {
+  const v = ip[0]! >> 4;
+  const declared = v === 4 ? rd16(ip, 2) : 40 + rd16(ip, 4);
+  return Math.min(ip.length, declared);
+}
+
 /** A data frame (from the batch or released from the queue) for packet `ip`. */
 function checkDataFrame(f: Uint8Array, fd: number, ip: Uint8Array, vnetIn: Uint8Array | null): void {
   const nic = nicOfFd(fd);
-  check(f.length === 24 + ip.length, `data frame of ${f.length} bytes for a ${ip.length}-byte packet`);
+  const n = sentLength(ip);
+  check(f.length === 24 + n, `data frame of ${f.length} bytes for a packet of IP length ${n} (${ip.length} read)`);
   check(macEq(f, 16, NIC_MACS[nic]!), `data frame on NIC ${nic} with another source MAC`);
   const v = ip[0]! >> 4;
   check(rd16(f, 22) === (v === 6 ? 0x86dd : 0x0800), `IPv${v} packet framed with ethertype 0x${rd16(f, 22).toString(16)}`);
-  for (let i = 0; i < ip.length; i++) if (f[24 + i] !== ip[i]) throw new PropertyViolation(`IP byte ${i} changed on the way out`);
+  for (let i = 0; i < n; i++) if (f[24 + i] !== ip[i]) throw new PropertyViolation(`IP byte ${i} changed on the way out`);
   if (v === 4) {
     const dst = rd32(ip, 16);
     if ((dst >>> 28) === 14) {
@@ -97,7 +105,7 @@ function checkDataFrame(f: Uint8Array, fd: number, ip: Uint8Array, vnetIn: Uint8
   }
   if (vnetIn !== null) {
     const gso = vnetIn[1]! !== 0;
-    check(gso || ip.length <= MTU, `non-GSO packet of ${ip.length} bytes sent over an MTU of ${MTU}`);
+    check(gso || n <= MTU, `non-GSO packet of ${n} bytes sent over an MTU of ${MTU}`);
     if ((vnetIn[0]! & 1) !== 0) {
       check(rd16le(f, 6) === rd16le(vnetIn, 6) + 14, 'vnet csum_start not moved by the Ethernet header');
     }
