@@ -29,6 +29,8 @@ const USAGE = 'usage: node dist/bench/fuzz/run.js [--runs N] [--only NAME[,NAME]
   + '                                   [--time-limit SEC] [--out DIR] [--json FILE] [--replay FILE]\n'
   + `targets: ${Object.keys(TARGETS).join(', ')}\n`;
 const INPUT_CAPACITY = 1 << 17;
+/** Time a worker may take to load its target and start the first input. */
+const STARTUP_MS = 120_000;
 
 interface Options {
   runs: number;
@@ -115,8 +117,10 @@ export function runInWorker(name: string, o: Pick<Options, 'runs' | 'seed' | 'ma
     const timer = setInterval(() => {
       const n = Atomics.load(st, 0);
       const now = performance.now();
+      // Loading and setting up the target (before input 1) gets the start-up bound.
+      const bound = n === 0 ? Math.max(o.hangMs, STARTUP_MS) : o.hangMs;
       if (n !== last) { last = n; lastMove = now; }
-      else if (now - lastMove > o.hangMs) finish(failed(`hang: no progress for ${o.hangMs} ms on input ${n}`));
+      else if (now - lastMove > bound) finish(failed(n === 0 ? `no input started within ${bound} ms` : `hang: no progress for ${bound} ms on input ${n}`));
       if (now - lastReport > 30_000) {
         lastReport = now;
         progress(`${name}: ${n} inputs, ${((now - t0) / 1000).toFixed(0)} s`);
