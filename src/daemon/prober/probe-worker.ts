@@ -22,14 +22,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadNative, type NativeAddon } from '../../io/native.js';
 import {
-  FAILURE_DETECTED, HOST_DISCOVERED, LOG, PROBE_RESOLVED, PR_LOST, REPAIR_DETECTED, SEND, TARGET_DEAD, type ProbeAction,
+  FAILURE_DETECTED, HOST_DISCOVERED, LOG, PROBE_RESOLVED, REPAIR_DETECTED, SEND, TARGET_DEAD, type ProbeAction,
 } from '../../control/detectors/probe-defs.js';
-import { canonicalAddr } from '../../control/detectors/addr.js';
 import { GroupFdt } from '../../control/fdt.js';
-import type { FamilyTimes, ProbeFacts } from '../../control/failure-decision.js';
-import { NicProbe, RecvClock, testAddrOf, type Level, type NicProbeEnv } from './nic-probe.js';
-import { NicProbe4 } from './nic-probe4.js';
-import { NicProbe6 } from './nic-probe6.js';
+import { RecvClock, type Level, type NicProbeEnv } from './nic-probe.js';
+import { ProbeMembers, type Instance, type Member } from './members.js';
 import type {
   Family, FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
 } from './messages.js';
@@ -40,27 +37,13 @@ export const ALIVE_MS = 200;
 /** A gap between loop turns longer than this is a stall (well above the heartbeat). */
 const STALL_NS = 150e6;
 
-type Instance = NicProbe<number> | NicProbe<string>;
-
 function levelOf(syslog: number): Level {
   return syslog <= 3 ? 'err' : syslog <= 6 ? 'info' : 'debug';
 }
 
-function familyTimes(v4: number | null, v6: number | null): FamilyTimes {
-  return { v4, v6 };
-}
-
-/** One NIC: its instances (null where the family does not probe) and its MAC text. */
-interface Member {
-  nic: ProberNic;
-  mac: string;
-  v4: NicProbe4 | null;
-  v6: NicProbe6 | null;
-}
-
 export class ProbeWorker {
   readonly fdt: GroupFdt;
-  private readonly members = new Map<number, Member>();
+  private readonly members = new ProbeMembers();
   private gateways: Record<Family, string[]> = { 4: [], 6: [] };
   private groupFailed = false;
   private readonly offline = new Set<number>();
@@ -88,8 +71,8 @@ export class ProbeWorker {
     this.lastTurnNs = this.now();
     this.env = {
       native, group: this.fdt, pid: cfg.pid, log: (l, t) => this.log(l, t),
-      isOwnMac: (b, off) => this.isOwnMac(b, off),
-      isOwnAddress: (family, a) => this.isOwnAddress(family, a),
+      isOwnMac: (b, off) => this.members.isOwnMac(b, off),
+      isOwnAddress: (family, a) => this.members.isOwnAddress(family, a),
     };
   }
 
@@ -108,32 +91,7 @@ export class ProbeWorker {
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.lag.disable();
-    for (const np of this.instances()) np.close();
-    this.members.clear();
-  }
-
-  private *instances(): Generator<Instance> {
-    for (const m of this.members.values()) {
-      if (m.v4) yield m.v4;
-      if (m.v6) yield m.v6;
-    }
-  }
-
-  private isOwnMac(b: Uint8Array, off: number): boolean {
-    for (const m of this.members.values()) {
-      const mac = m.nic.mac;
-      if (mac[0] === b[off] && mac[1] === b[off + 1] && mac[2] === b[off + 2] && mac[3] === b[off + 3]
-        && mac[4] === b[off + 4] && mac[5] === b[off + 5]) return true;
-    }
-    return false;
-  }
-
-  private isOwnAddress(family: Family, a: string): boolean {
-    for (const m of this.members.values()) {
-      const t = testAddrOf(m.nic, family);
-      if (t && canonicalAddr(family, t.address) === a) return true;
-    }
-    return false;
+    this.members.closeAll();
   }
 
   private fact(f: ProberFact): void {
@@ -171,32 +129,12 @@ export class ProbeWorker {
 
   private setNics(list: ProberNic[]): void {
     const now = this.now();
-    const want = new Map(list.map((n) => [n.slot, n]));
-    for (const [slot, m] of this.members) {
-      const n = want.get(slot);
-      for (const f of [4, 6] as const) {
-        const np = f === 4 ? m.v4 : m.v6;
-        if (!np || (n && np.sameAs(n))) continue;
-        np.close();
-        if (f === 4) m.v4 = null; else m.v6 = null;
-        this.rows.delete(`${slot}/${f}`);
-      }
-      if (n) m.nic = n;
-      else this.members.delete(slot);
-    }
+    for (const k of this.members.update(list, this.env, now, (np) => this.open(np))) this.rows.delete(k);
     for (const n of list) {
-      let m = this.members.get(n.slot);
-      if (!m) {
-        m = { nic: n, mac: '', v4: null, v6: null };
-        this.members.set(n.slot, m);
-      }
-      if (!m.v4 && n.testAddress) m.v4 = this.open(new NicProbe4(n, n.testAddress, this.env, now));
-      if (!m.v6 && n.testAddress6) m.v6 = this.open(new NicProbe6(n, n.testAddress6, this.env, now));
-      if (m.v4) m.v4.engine.peer = m.v6?.engine ?? null;
-      if (m.v6) m.v6.engine.peer = m.v4?.engine ?? null;
-      if (this.offline.has(n.slot)) this.setProbing(m, false, now);
+      const m = this.members.get(n.slot);
+      if (m && this.offline.has(n.slot)) this.setProbing(m, false, now);
     }
-    this.post({ op: 'sockets', fds: [...this.instances()].map((np) => np.fd).filter((fd) => fd >= 0) });
+    this.post({ op: 'sockets', fds: this.members.fds() });
     this.refreshTargets();
   }
 
@@ -230,11 +168,11 @@ export class ProbeWorker {
 
   private setState(states: NicFailState[], groupFailed: boolean): void {
     if (groupFailed && !this.groupFailed) {
-      for (const np of this.instances()) np.targets.flushHosts();
+      for (const np of this.members.instances()) np.targets.flushHosts();
     }
     this.groupFailed = groupFailed;
     const now = this.now();
-    for (const np of this.instances()) np.engine.groupFailed = groupFailed;
+    for (const np of this.members.instances()) np.engine.groupFailed = groupFailed;
     for (const s of states) {
       if (s.offline) this.offline.add(s.slot); else this.offline.delete(s.slot);
       const m = this.members.get(s.slot);
@@ -249,7 +187,7 @@ export class ProbeWorker {
   private refreshTargets(): void {
     const now = this.now();
     const pinned = this.cfg.targets;
-    for (const np of this.instances()) {
+    for (const np of this.members.instances()) {
       const routes = pinned ? [] : this.gateways[np.family].map((gateway) => ({ gateway, oifIsIpmp: true }));
       np.targets.refreshRouters(routes, pinned ?? [], this.groupFailed, now);
     }
@@ -258,9 +196,9 @@ export class ProbeWorker {
   }
 
   private shareHosts(now: number): void {
-    for (const np of this.instances()) {
+    for (const np of this.members.instances()) {
       if (np.targets.list.length > 0) continue;
-      for (const other of this.instances()) {
+      for (const other of this.members.instances()) {
         if (other !== np && other.family === np.family) np.targets.copyHostsFrom(other.targets, now);
       }
     }
@@ -268,7 +206,7 @@ export class ProbeWorker {
 
   /** Resolves new targets, clears stats of instances left without any, reports changed rows. */
   private afterTargets(now: number): void {
-    for (const np of this.instances()) {
+    for (const np of this.members.instances()) {
       if (np.targets.list.length === 0 && np.engine.ring.snxt !== 1) np.engine.clearStats();
       np.resolveTargets(now);
       const mode = np.targets.mode(np.probing);
@@ -296,20 +234,20 @@ export class ProbeWorker {
     if (gap > STALL_NS) {
       this.stalls++;
       this.maxStallMs = Math.max(this.maxStallMs, gap / 1e6);
-      for (const np of this.instances()) np.engine.onStall(this.lastTurnNs + HEARTBEAT_MS * 1e6, now);
+      for (const np of this.members.instances()) np.engine.onStall(this.lastTurnNs + HEARTBEAT_MS * 1e6, now);
     }
     if (now - this.lastAliveNs >= ALIVE_MS * 1e6) {
       this.lastAliveNs = now;
       this.post({ op: 'alive' });
     }
     const out: Array<[Instance, ProbeAction[]]> = [];
-    for (const np of this.instances()) {
+    for (const np of this.members.instances()) {
       const acts: ProbeAction[] = [];
       np.drain(() => this.now(), this.clock, acts);
       if (acts.length > 0) out.push([np, acts]);
     }
     now = this.now();
-    for (const np of this.instances()) {
+    for (const np of this.members.instances()) {
       if (np.engine.nextDeadline() > now) continue;
       const acts = np.engine.tick(now);
       if (acts.length > 0) out.push([np, acts]);
@@ -327,11 +265,11 @@ export class ProbeWorker {
     for (const a of acts) {
       switch (a.kind) {
         case SEND: np.send(a, now); break;
-        case FAILURE_DETECTED: this.fact({ kind: 'failure', slot: np.slot, family: np.family, facts: this.factsFor(np.slot) }); break;
+        case FAILURE_DETECTED: this.fact({ kind: 'failure', slot: np.slot, family: np.family, facts: this.members.factsFor(np.slot) }); break;
         case REPAIR_DETECTED: this.fact({ kind: 'repair', slot: np.slot, family: np.family }); break;
         case TARGET_DEAD: moved = true; break;
         case HOST_DISCOVERED:
-          for (const other of this.instances()) {
+          for (const other of this.members.instances()) {
             if (other !== np && other.family === np.family) other.targets.addHost(a.address, now);
           }
           moved = true;
@@ -341,23 +279,6 @@ export class ProbeWorker {
       }
     }
     return moved;
-  }
-
-  /** The failing NIC's first lost probe per family, and every other member's last ack per family. */
-  factsFor(slot: number): ProbeFacts {
-    const m = this.members.get(slot);
-    const first = (np: Instance | null | undefined): number | null => {
-      if (!np || np.engine.lossRun() === 0) return null;
-      return np.engine.ring.run(PR_LOST).oldest?.startNs ?? null;
-    };
-    const lastSuccessNs = new Map<number, FamilyTimes>();
-    for (const [s, o] of this.members) {
-      if (s === slot) continue;
-      const v4 = o.v4?.engine.lastSuccessNs ?? null;
-      const v6 = o.v6?.engine.lastSuccessNs ?? null;
-      if (v4 !== null || v6 !== null) lastSuccessNs.set(s, familyTimes(v4, v6));
-    }
-    return { firstFailureNs: familyTimes(first(m?.v4), first(m?.v6)), lastSuccessNs };
   }
 
   private probeEvent(np: Instance, e: { seq: number; target: string; acked: boolean; startNs: number;
@@ -373,7 +294,7 @@ export class ProbeWorker {
 
   private arm(): void {
     let at = Infinity;
-    for (const np of this.instances()) at = Math.min(at, np.engine.nextDeadline());
+    for (const np of this.members.instances()) at = Math.min(at, np.engine.nextDeadline());
     // The heartbeat turns the loop at least every HEARTBEAT_MS anyway.
     if (at === this.timerAt && this.timer) return;
     if (this.timer) clearTimeout(this.timer);
@@ -391,7 +312,7 @@ export class ProbeWorker {
         stalls: this.stalls, maxStallMs: this.maxStallMs,
         delayMaxMs: this.lag.max / 1e6, delayMeanMs: Number.isNaN(this.lag.mean) ? 0 : this.lag.mean / 1e6,
       },
-      nics: [...this.instances()].map((np) => np.stats()),
+      nics: [...this.members.instances()].map((np) => np.stats()),
     };
   }
 }
