@@ -8,7 +8,8 @@ import { startControlServer, type ControlConnection, type ControlServer } from '
 import { GroupRuntime, LiveError, type Logger } from './group-runtime.js';
 import { parsePrefix } from './config-addr.js';
 import { diffConfig } from './config-diff.js';
-import { HostIsolation } from './host-isolation.js';
+import { HostIsolation, stateFiles } from './host-isolation.js';
+import { rmSync, statSync } from 'node:fs';
 import type { ForwardingDump } from './forwarding.js';
 import type { DaemonConfig } from './config-types.js';
 import type { ProbeEvent, Request, Snapshot } from './protocol.js';
@@ -60,8 +61,10 @@ export class Daemon {
       onOverrun: () => this.resync(),
       onError: (e) => log('debug', `netlink: ${e.message}`),
     }).open();
-    for (const g of this.config.groups) {
-      const rt = new GroupRuntime(g, this.config, this.native, this.rtnl, log, this.opts.stateDir);
+    // After an upgrade the groups start as they ran (live changes included); the file stays the reload base.
+    const running = handover?.config ?? this.config;
+    for (const g of running.groups) {
+      const rt = new GroupRuntime(g, running, this.native, this.rtnl, log, this.opts.stateDir);
       rt.onProbe = (ev) => this.publishProbe(ev);
       this.groups.push(rt);
       const inherited = handover?.groups.find((h) => h.tun === g.ifname) ?? null;
@@ -79,6 +82,10 @@ export class Daemon {
     const log = this.opts.log;
     const reattach = !inherited && this.native.ifNameToIndex(rt.name) > 0;
     let found = false;
+    // Emptied by an instance that ran as an unprivileged user (it cannot remove them).
+    for (const f of stateFiles(rt.isolation.stateDir, rt.name)) {
+      try { if (statSync(f).size === 0) rmSync(f); } catch { /* absent, or not ours to remove */ }
+    }
     try {
       found = rt.isolation.adopt();
     } catch (e) {
@@ -140,7 +147,8 @@ export class Daemon {
     const groups: GroupHandover[] = [];
     for (const g of this.groups) groups.push(await g.suspend());
     this.server?.dropConnections();
-    return { v: 1, reason, control: this.server?.listeningFd() ?? -1, groups };
+    const config: DaemonConfig = { ...this.config, groups: this.groups.map((g) => g.runningConfig()) };
+    return { v: 1, reason, control: this.server?.listeningFd() ?? -1, groups, config };
   }
 
   /** After a failed re-execution: everything suspend() stopped runs again. */

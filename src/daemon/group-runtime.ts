@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
-import type { DaemonConfig, GroupConfig, IpPrefix } from './config-types.js';
+import type { DaemonConfig, GroupConfig, InterfaceConfig, IpPrefix } from './config-types.js';
 import type { ProbeEvent, Snapshot } from './protocol.js';
 import { GroupProbing } from './prober/group-probing.js';
 import { STUCK_MS } from './prober/prober.js';
@@ -527,6 +527,15 @@ export class GroupRuntime {
       this.tunFd = -1;
     }
     await this.isolation.restore();
+  }
+
+  /** The group as it runs now: the configuration with the live changes (NICs, standby, addresses). */
+  runningConfig(): GroupConfig {
+    const interfaces: InterfaceConfig[] = this.nics.list.map((n) => {
+      const c = this.cfg.interfaces.find((i) => i.name === n.name);
+      return c ? { ...c, standby: n.standby } : { name: n.name, standby: n.standby, testAddress: null };
+    });
+    return { ...this.cfg, interfaces, addresses: [...this.addresses] };
   }
 
   /**

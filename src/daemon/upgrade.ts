@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 import type { NativeAddon } from '../io/native.js';
+import type { DaemonConfig } from './config-types.js';
 
 export const HANDOVER_ENV = 'IPMP_HANDOVER';
 const CHECK_TIMEOUT_MS = 30_000;
@@ -44,6 +45,11 @@ export interface Handover {
   /** Listening descriptor of the control socket, or -1. */
   control: number;
   groups: GroupHandover[];
+  /**
+   * The running configuration (the file's, plus live changes) the new image starts from, so
+   * an upgrade changes no group, NIC or address; SIGHUP applies the file. Absent: the file.
+   */
+  config?: DaemonConfig;
 }
 
 const isFd = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 3 && v < 1 << 20;
@@ -68,6 +74,8 @@ export function parseHandover(text: string): Handover {
     for (const n of g.nics) if (!isName(n?.name) || !isFd(n.fd) || !Number.isInteger(n.ifindex)) bad(`bad interface entry in ${g.tun}`);
     if (g.nd !== null && (typeof g.nd !== 'object' || !isFd(g.nd.fd) || !Array.isArray(g.nd.macs))) bad(`bad ND entry in ${g.tun}`);
   }
+  const c = h!.config;
+  if (c !== undefined && (typeof c !== 'object' || c === null || !Array.isArray(c.groups) || typeof c.fdtMs !== 'number')) bad('bad configuration');
   return h as Handover;
 }
 

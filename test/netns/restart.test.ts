@@ -14,7 +14,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { uniquePrefix } from '../../src/lab/fixture.js';
@@ -193,6 +194,9 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
   test('a TCP stream through ipmp0 survives SIGUSR2: same PID, descriptors handed over, ipmpstat answers after', async (t) => {
     d = d?.alive() ? d : await startDaemon(prefix, YAML);
     const pid = d.pid;
+    // A live change: an upgrade keeps the running configuration.
+    const add = inHost(prefix, [BIN('ipmp'), '--socket', d.socket, 'create-addr', '-a', '198.18.0.12/24', TUN]);
+    assert.equal(add.code, 0, add.err);
     s = await openStream(prefix, 5602);
     await flowed(s, AFTER_BYTES, 'before the upgrade');
     const from = d.log().length;
@@ -223,6 +227,8 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
     assert.equal(g.code, 0, g.err);
     assert.match(g.out, new RegExp(`^${TUN}\\s+${TUN}\\s+degraded\\s+--\\s+eth\\d eth\\d \\[eth2\\]$`, 'm'));
     assert.deepEqual(offlineOf(prefix, d.socket), ['eth2'], 'eth2 is still offline');
+    const a = inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-P', '-o', 'address,state', '-a']);
+    assert.match(a.out, /^198\.18\.0\.12:up$/m, `the live-added address is still served: ${a.out}`);
     const fds = spawnSync('ls', ['-l', `/proc/${pid}/fd`], { encoding: 'utf8' }).stdout;
     assert.equal((fds.match(/\/dev\/net\/tun/g) ?? []).length, 1, `one TUN descriptor: ${fds}`);
   });
@@ -252,33 +258,46 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
     assert.ok(r.host.ok && r.peer.ok, JSON.stringify(r));
   });
 
-  test('a new image that fails after re-execution exits 1 naming the failure; ipmp0 stays and the next start re-attaches', async (t) => {
-    d = d?.alive() ? d : await startDaemon(prefix, YAML);
-    const conf = join(d.dir, 'ipmp.yaml');
-    const good = readFileSync(conf, 'utf8');
-    // Valid for `ipmpd --check`, but `lo` cannot be opened as a TUN when the group starts.
-    writeFileSync(conf, `${good}  lo:\n    interfaces: { nic9: {} }\n    addresses: [198.18.5.1/24]\n`);
-    s = await openStream(prefix, 5604);
-    await flowed(s, AFTER_BYTES, 'before the upgrade');
-    const from = d.log().length;
-    process.kill(d.pid, 'SIGUSR2');
-    await waitFor('the new image to exit', () => !d!.alive(), 30_000, 20);
-    const log = d.log().slice(from);
-    assert.equal(d.proc.exitCode, 1, log);
-    assert.match(log, /SIGUSR2: re-executing in place/);
-    assert.match(log, /^ipmpd: tunOpen\(lo\).*; the interfaces stay \(persistent\) for the next start to re-attach$/m);
-    const addrs = spawnSync('ip', ['-n', hostNs(prefix), '-4', '-o', 'addr', 'show', 'dev', TUN], { encoding: 'utf8' }).stdout;
-    assert.match(addrs, new RegExp(`inet ${DATA.replace(/\./g, '\\.')}/24`), `${TUN} keeps its addresses: ${addrs}`);
-    await d.kill9();
-    d = await startDaemon(prefix, YAML);
-    await flowed(s, AFTER_BYTES, 'after the next start');
-    const r = await closeStream(s);
-    s = undefined;
-    t.diagnostic(`longest gap ${Math.max(r.host.maxGapMs, r.peer.maxGapMs)} ms`);
-    assert.ok(r.host.ok && r.peer.ok, JSON.stringify(r));
-    assert.equal(r.host.received, r.peer.sent);
-    assert.equal(r.peer.received, r.host.sent);
-    assert.match(d.log(), new RegExp(`${TUN}: re-attaching the persistent interface`));
-    assert.deepEqual(offlineOf(prefix, d.socket), ['eth2'], 'eth2 is still offline');
+  test('a new version that fails after re-execution ends the process; ipmp0 stays and the next start re-attaches', async (t) => {
+    if (d?.alive()) await d.kill9();
+    // The daemon runs from a copy of bin/ipmpd, which the "upgrade" then replaces by a
+    // program that passes `--check` and fails to start.
+    const dir = mkdtempSync(join(tmpdir(), 'ipmp-upg-'));
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'bin'));
+    symlinkSync(join(REPO, 'dist'), join(dir, 'dist'));
+    const program = join(dir, 'bin', 'ipmpd');
+    copyFileSync(BIN('ipmpd'), program);
+    try {
+      d = await startDaemon(prefix, YAML, { program });
+      s = await openStream(prefix, 5604);
+      await flowed(s, AFTER_BYTES, 'before the upgrade');
+      writeFileSync(program, [
+        "if (process.argv.includes('--check')) process.exit(0);",
+        "process.stderr.write('ipmpd: cannot start: a defect of this version\\n');",
+        'process.exit(1);', ''].join('\n'));
+      const from = d.log().length;
+      process.kill(d.pid, 'SIGUSR2');
+      await waitFor('the new image to exit', () => !d!.alive(), 30_000, 20);
+      const log = d.log().slice(from);
+      assert.equal(d.proc.exitCode, 1, log);
+      assert.match(log, /SIGUSR2: re-executing in place[^]*ipmpd: cannot start: a defect of this version/);
+      const addrs = spawnSync('ip', ['-n', hostNs(prefix), '-4', '-o', 'addr', 'show', 'dev', TUN], { encoding: 'utf8' }).stdout;
+      assert.match(addrs, new RegExp(`inet ${DATA.replace(/\./g, '\\.')}/24`), `${TUN} keeps its addresses: ${addrs}`);
+      await d.kill9();
+      d = await startDaemon(prefix, YAML);
+      await flowed(s, AFTER_BYTES, 'after the next start');
+      const r = await closeStream(s);
+      s = undefined;
+      t.diagnostic(`longest gap ${Math.max(r.host.maxGapMs, r.peer.maxGapMs)} ms`);
+      assert.ok(r.host.ok && r.peer.ok, JSON.stringify(r));
+      assert.equal(r.host.received, r.peer.sent);
+      assert.equal(r.peer.received, r.host.sent);
+      assert.match(d.log(), /recovered state left by a previous instance/);
+      assert.match(d.log(), new RegExp(`${TUN}: re-attaching the persistent interface`));
+      assert.deepEqual(offlineOf(prefix, d.socket), ['eth2'], 'eth2 is still offline');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

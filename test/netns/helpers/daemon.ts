@@ -26,6 +26,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Extra ipmpd arguments. */
   args?: string[];
+  /** The program to run instead of bin/ipmpd. */
+  program?: string;
 }
 
 export interface RunningDaemon {
@@ -96,7 +98,7 @@ export function writeConfig(yamlText: string): { dir: string; file: string } {
 export async function startDaemon(prefix: string, yamlText: string, opts: StartOptions = {}): Promise<RunningDaemon> {
   const { dir, file } = writeConfig(yamlText);
   const socket = join(dir, 'ipmpd.sock');
-  const argv = ['netns', 'exec', hostNs(prefix), process.execPath, IPMPD, '-c', file, '--socket', socket, '-d',
+  const argv = ['netns', 'exec', hostNs(prefix), process.execPath, opts.program ?? IPMPD, '-c', file, '--socket', socket, '-d',
     ...(opts.args ?? [])];
   const proc = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
   installExitHook();
