@@ -76,6 +76,8 @@ export interface FaultNote {
   nic: string;
   /** The fault itself has been undone (what remains to wait for is the daemon). */
   undone: boolean;
+  /** Injection to the expected state (ms), once seen. */
+  detectMs: number | null;
 }
 
 function pickNic(c: FaultCtx, note: FaultNote): string {
@@ -92,6 +94,7 @@ async function linkFault(c: FaultCtx, silent: boolean, note: FaultNote): Promise
   const kind: Kind = silent ? 'silent' : 'link';
   await labFail(c.lab.prefix, nic, { silent });
   const detectMs = await c.waitState(`${nic} failed`, (s) => outOfService(s, c.setup, nic, 'failed'), c.detectBoundMs(kind));
+  note.detectMs = detectMs;
   const holdMs = await hold(c);
   await labRepair(c.lab.prefix, nic);
   note.undone = true;
@@ -117,6 +120,7 @@ async function deleteRecreate(c: FaultCtx, note: FaultNote): Promise<FaultOutcom
   await labFail(c.lab.prefix, nic, { delete: true });
   const detectMs = await c.waitState(`${nic} failed after deletion`, (s) => outOfService(s, c.setup, nic, 'failed'),
     c.detectBoundMs('delete'));
+  note.detectMs = detectMs;
   const holdMs = await hold(c);
   await labRepair(c.lab.prefix, nic);
   note.undone = true;
@@ -131,6 +135,7 @@ async function offline(c: FaultCtx, note: FaultNote): Promise<FaultOutcome> {
   const r = await c.daemon().request({ op: 'offline', ifname: nic });
   if (!r.ok) throw new Error(`offline ${nic} refused: ${r.error}`);
   const detectMs = await c.waitState(`${nic} offline`, (s) => outOfService(s, c.setup, nic, 'offline'), c.detectBoundMs('offline'));
+  note.detectMs = detectMs;
   const holdMs = await hold(c);
   const u = await c.daemon().request({ op: 'undo-offline', ifname: nic });
   if (!u.ok) throw new Error(`undo-offline ${nic} refused: ${u.error}`);

@@ -33,9 +33,13 @@ export interface InstanceRecord {
   n: number;
   pid: number;
   startedAt: number;
+  /** ms since the soak's start when it was killed or stopped, -1 while it runs. */
+  endedAt: number;
   base: ProcStats | null;
   end: ProcStats | null;
   peakRssKb: number;
+  /** RSS at its last sample. */
+  lastRssKb: number;
 }
 
 export interface KindStats {
@@ -115,7 +119,7 @@ export function summarize(r: SoakResult): SoakResult {
     byKind[k] = {
       injected: fs.length,
       ok: fs.filter((f) => f.ok).length,
-      detectMs: spread(fs.filter((f) => f.ok && f.detectMs !== null).map((f) => f.detectMs as number)),
+      detectMs: spread(fs.filter((f) => f.detectMs !== null).map((f) => f.detectMs as number)),
       settleMs: spread(fs.filter((f) => f.ok && f.settleMs !== null).map((f) => f.settleMs as number)),
     };
   }
@@ -162,7 +166,14 @@ export function formatSummary(r: SoakResult): string {
   for (const f of [...(r.clean?.failures ?? []), ...(r.acrossKill?.failures ?? [])].slice(0, 10)) {
     out.push(`  #${f.id} ${f.dir} ${f.src || '*'}→${f.dst} [${(f.startedAt / 1000).toFixed(1)}–${(f.endedAt / 1000).toFixed(1)} s]: ${f.why}`);
   }
-  out.push(`ipmpd instances: ${r.instances.length} (kill -9: ${r.kills.length}, crashes: ${r.crashes.length})`);
+  out.push(`ipmpd instances: ${r.instances.length} (restarts after kill -9 or for recovery: ${r.kills.length}, crashes: ${r.crashes.length})`);
+  const life = (i: InstanceRecord): number => (i.endedAt < 0 ? r.seconds * 1000 : i.endedAt) - i.startedAt;
+  const longest = [...r.instances].sort((a, b) => life(b) - life(a))[0];
+  if (longest?.base) {
+    const mb = (kb: number): string => (kb / 1024).toFixed(1);
+    out.push(`longest-lived ipmpd #${longest.n}: ${(life(longest) / 1000).toFixed(0)} s, RSS ${mb(longest.base.rssKb)} MB after start, `
+      + `${mb(longest.lastRssKb)} MB at its last sample, peak ${mb(longest.peakRssKb)} MB`);
+  }
   out.push('', 'leak checks:');
   for (const l of r.leaks) out.push(`  ${l.ok ? 'ok  ' : 'FAIL'} ${l.what}: ${l.detail}`);
   const bad = r.faults.filter((f) => !f.ok);

@@ -19,7 +19,7 @@ const USAGE = `usage: ipmp bench soak [--faults N] [--seed S] [--nics K] [--json
   --json FILE       write the whole record (every fault and transfer) as JSON
   --slots N         concurrent TCP transfers, alternating directions (default 4)
   --rate MBIT       pacing of each transfer in Mbit/s (default 40)
-  --transfer-sec    duration range of one transfer at that rate (default 20-60)
+  --transfer-sec    duration range of one transfer at that rate, log-uniform (default 5-60)
   --hold-ms         how long a fault stays after it is detected (default 500-3000)
   --gap-ms          pause between faults (default 200-1500)
   --fdt MS          FAILURE_DETECTION_TIME (default 1000)
@@ -41,7 +41,7 @@ function int(v: string, what: string, lo: number, hi: number): number {
 export function parseSoakArgs(argv: string[]): { o: SoakOptions; json?: string } | 'help' {
   const o: SoakOptions = {
     faults: 100, seed: Date.now() % 1_000_000, nics: 3, prefix: `isk${process.pid % 10000}`, slots: 4, rateMbit: 40,
-    transferSec: [20, 60], holdMs: [500, 3000], gapMs: [200, 1500], fdtMs: 1000, rssLimitMb: 32,
+    transferSec: [5, 60], holdMs: [500, 3000], gapMs: [200, 1500], fdtMs: 1000, rssLimitMb: 32,
     progress: (m) => process.stderr.write(`soak: ${m}\n`),
   };
   let json: string | undefined;
@@ -59,7 +59,10 @@ export function parseSoakArgs(argv: string[]): { o: SoakOptions; json?: string }
       case '--json': json = val(); break;
       case '--slots': o.slots = int(val(), a, 1, 32); break;
       case '--rate': o.rateMbit = Number(val()); if (!(o.rateMbit > 0 && o.rateMbit <= 10_000)) throw new Error('--rate: expected 0 < MBIT ≤ 10000'); break;
-      case '--transfer-sec': o.transferSec = range(val(), a); break;
+      case '--transfer-sec':
+        o.transferSec = range(val(), a);
+        if (o.transferSec[0] < 1) throw new Error('--transfer-sec: the shortest transfer must last at least 1 s');
+        break;
       case '--hold-ms': o.holdMs = range(val(), a); break;
       case '--gap-ms': o.gapMs = range(val(), a); break;
       case '--fdt': o.fdtMs = int(val(), a, 100, 60_000); break;

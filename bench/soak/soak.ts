@@ -80,8 +80,10 @@ class Run {
 
   async startDaemon(): Promise<void> {
     const n = this.instances.length + 1;
+    const prev = this.instances[this.instances.length - 1];
+    if (prev && prev.endedAt < 0) prev.endedAt = this.now();
     this.d = await Ipmpd.start(hostNs(this.lab.prefix), this.configFile, this.socket, this.log, n);
-    this.instances.push({ n, pid: this.d.pid, startedAt: this.now(), base: null, end: null, peakRssKb: 0 });
+    this.instances.push({ n, pid: this.d.pid, startedAt: this.now(), endedAt: -1, base: null, end: null, peakRssKb: 0, lastRssKb: 0 });
   }
 
   /** Records the current instance's fds, sockets, RSS once they are stable (after settling). */
@@ -94,7 +96,10 @@ class Run {
   sample(): ProcStats | null {
     const st = this.d.stats();
     const inst = this.instances[this.instances.length - 1];
-    if (st && inst) inst.peakRssKb = Math.max(inst.peakRssKb, st.rssKb);
+    if (st && inst) {
+      inst.peakRssKb = Math.max(inst.peakRssKb, st.rssKb);
+      inst.lastRssKb = st.rssKb;
+    }
     return st;
   }
 
@@ -275,6 +280,7 @@ async function soakInLab(o: SoakOptions, lab: LabInfo, tun: string): Promise<Omi
     r.sample();
     leaks.push(...compareProc(inst.base, end, o.rssLimitMb));
     await traffic.stop();
+    inst.endedAt = r.now();
     const code = await r.d.term();
     leaks.push({ what: 'clean stop', ok: code === 0, detail: code === null ? 'did not exit within 10 s of SIGTERM' : `exit code ${code}` });
     const tunLink = await execIn(ns, ['ip', 'link', 'show', 'dev', tun]).then(() => true, () => false);

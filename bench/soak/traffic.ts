@@ -58,7 +58,7 @@ export interface TrafficOptions {
   slots: number;
   /** Per-transfer pacing, bytes/s. */
   rate: number;
-  /** Transfer durations at that rate, seconds: each transfer's size is drawn from this range. */
+  /** Transfer durations at that rate, seconds: each transfer's size is drawn (log-uniform) from this range. */
   durationSec: [number, number];
   /** ms clock origin (the soak's start). */
   t0: number;
@@ -186,8 +186,10 @@ export class Traffic {
   }
 
   private runOne(path: Path): Promise<void> {
+    // Log-uniform: many short transfers and some long ones, so that with frequent daemon
+    // kills there are still transfers that span none, and others that span several.
     const [lo, hi] = this.o.durationSec;
-    const seconds = this.rng.range(lo, hi);
+    const seconds = Math.exp(this.rng.range(Math.log(lo), Math.log(hi)));
     const bytes = Math.max(1, Math.round(this.o.rate * seconds));
     const seed = this.rng.u32();
     const id = this.nextId++;

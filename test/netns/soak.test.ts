@@ -25,9 +25,10 @@ const SEED = 7;
 const ARGS = ['--faults', '12', '--seed', String(SEED), '--nics', '3', '--slots', '4', '--rate', '40',
   '--transfer-sec', '4-8', '--hold-ms', '300-800', '--gap-ms', '100-400', '--prefix', PREFIX];
 /**
- * A NIC that is deleted and re-created appears admin down; the probe worker's socket for it
- * fails to open (ENETDOWN, "probe socket on ethN: Network is down") and is not opened again
- * when the link comes up, so the NIC stays failed until ipmpd restarts.
+ * Known daemon bug: a NIC that is deleted and re-created appears admin down; the probe
+ * worker's socket for it fails to open ("probe socket on ethN: Network is down", ENETDOWN,
+ * src/daemon/prober/probe-worker.ts setNics) and is not opened again when the link comes up,
+ * so with probing the NIC stays failed until ipmpd restarts.
  */
 const DELETE_TODO = 're-created NIC stays failed: its probe socket is not reopened after ENETDOWN';
 
