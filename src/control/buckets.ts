@@ -3,14 +3,23 @@
  *
  * Each bucket has a *home*: the configured non-standby NIC with the highest rendezvous weight
  * for it, so adding or removing a NIC from the configuration changes the homes of that NIC's
- * buckets only. Invariant kept by every method: a bucket whose home is active is owned by its
- * home. Buckets whose home is not active are *displaced* and spread over the active NICs.
+ * buckets only. Buckets whose home is not active are *displaced* and spread over the active
+ * NICs. A bucket whose home is active is owned by its home, or it is *lent*: a NIC that joined
+ * (or a home that changed) while the bucket carried traffic on another active NIC leaves it
+ * there, so no running flow moves off a healthy NIC; handOver() gives it to its home once it
+ * has been idle (busy() false, fed by the data plane's per-bucket packet counts).
  *
- *   deactivate(n)  only n's buckets move, each to the least-loaded remaining active NIC
- *   activate(n)    first active NIC after none: takes every bucket; otherwise n takes back its
- *                  home buckets, then takes displaced buckets from the most-loaded holders
- *                  until it is within 1 of them
- *   setMembers     recomputes homes; buckets move only where a home changed
+ *   deactivate(n)  only n's buckets move, each to its home when that is active, else to the
+ *                  least-loaded remaining active NIC
+ *   activate(n)    first active NIC after none: takes every bucket. A NIC that was active
+ *                  before (a repair, failback, undo-offline) takes back its home buckets, then
+ *                  displaced buckets from the most-loaded holders until it is within 1 of them.
+ *                  A NIC active for the first time since it joined does the same, except
+ *                  that its busy home buckets stay lent (displaced buckets belong to no
+ *                  healthy NIC and move either way)
+ *   setMembers     recomputes homes; buckets move only where a home changed, busy ones held by
+ *                  an active NIC stay lent
+ *   handOver()     lent buckets that are idle now go to their homes
  *
  * A bucket held by an active NIC that is its home never changes owner while that NIC stays
  * active and configured. Every method returns the indices of the buckets that changed owner.
@@ -36,6 +45,10 @@ export class BucketTable {
   private readonly active = new Set<number>();
   private nonStandby: number[] = [];
   private standby: number[] = [];
+  /** NICs that have been active since they became members. */
+  private readonly wasActive = new Set<number>();
+  /** True when the bucket carried packets lately; by default every bucket is idle. */
+  private busy: (bucket: number) => boolean = () => false;
 
   constructor(nonStandbyIds: readonly number[] = [], standbyIds: readonly number[] = []) {
     this.setMembers(nonStandbyIds, standbyIds);
@@ -61,13 +74,34 @@ export class BucketTable {
     return { nonStandby: [...this.nonStandby], standby: [...this.standby] };
   }
 
+  /** Sets where busy() comes from (the data plane's recent per-bucket activity). */
+  setBusy(busy: (bucket: number) => boolean): void {
+    this.busy = busy;
+  }
+
+  /** True when the bucket's home is active and another active NIC holds it. */
+  isLent(b: number): boolean {
+    const h = this.home[b];
+    return h !== NO_NIC && this.active.has(h) && this.owner[b] !== h && this.owner[b] !== NO_NIC;
+  }
+
+  lentCount(): number {
+    let n = 0;
+    for (let b = 0; b < BUCKET_COUNT; b++) if (this.isLent(b)) n++;
+    return n;
+  }
+
   activate(nic: number): number[] {
     if (this.active.has(nic)) return [];
     const changed: number[] = [];
     const first = this.active.size === 0;
+    const newcomer = !first && !this.wasActive.has(nic);
     this.active.add(nic);
+    this.wasActive.add(nic);
     for (let b = 0; b < BUCKET_COUNT; b++) {
-      if (this.owner[b] !== nic && (first || this.home[b] === nic)) this.move(b, nic, changed);
+      if (this.owner[b] === nic || !(first || this.home[b] === nic)) continue;
+      if (newcomer && this.busy(b)) continue;
+      this.move(b, nic, changed);
     }
     if (!first) this.takeDisplaced(nic, changed);
     return sortedUnique(changed);
@@ -78,7 +112,18 @@ export class BucketTable {
     this.active.delete(nic);
     const changed: number[] = [];
     for (let b = 0; b < BUCKET_COUNT; b++) {
-      if (this.owner[b] === nic) this.move(b, this.leastLoaded(), changed);
+      if (this.owner[b] !== nic) continue;
+      const h = this.home[b];
+      this.move(b, h !== NO_NIC && this.active.has(h) ? h : this.leastLoaded(), changed);
+    }
+    return changed;
+  }
+
+  /** Gives lent buckets that are idle now to their homes. */
+  handOver(): number[] {
+    const changed: number[] = [];
+    for (let b = 0; b < BUCKET_COUNT; b++) {
+      if (this.isLent(b) && !this.busy(b)) this.move(b, this.home[b], changed);
     }
     return changed;
   }
@@ -90,12 +135,17 @@ export class BucketTable {
     for (const nic of [...this.active]) {
       if (!configured.has(nic)) changed.push(...this.deactivate(nic));
     }
+    for (const nic of [...this.wasActive]) if (!configured.has(nic)) this.wasActive.delete(nic);
     this.nonStandby = [...nonStandbyIds];
     this.standby = [...standbyIds];
+    const homesBefore = Uint8Array.from(this.home);
     this.computeHomes();
     for (let b = 0; b < BUCKET_COUNT; b++) {
       const h = this.home[b];
-      if (h !== NO_NIC && this.active.has(h) && this.owner[b] !== h) this.move(b, h, changed);
+      if (h === NO_NIC || !this.active.has(h) || this.owner[b] === h) continue;
+      // A running flow on a healthy NIC stays; it goes to its new home once idle.
+      if (h !== homesBefore[b] && this.active.has(this.owner[b]) && this.busy(b)) continue;
+      this.move(b, h, changed);
     }
     return sortedUnique(changed);
   }

@@ -9,6 +9,7 @@
 import type { Snapshot } from '../daemon/protocol.js';
 import { AddressBinding, type BindMove } from './binding.js';
 import { BucketTable } from './buckets.js';
+import { BucketActivity } from './bucket-activity.js';
 import { type GroupState, type LogLevel, NicFlag } from './glossary.js';
 import { ActionKind, type GroupModel, type OpResult } from './group-model.js';
 import { EventKind, type GroupEvent, type NicConfig, newGroupModel, step } from './group.js';
@@ -60,11 +61,13 @@ function splitAddress(a: string): { address: string; prefixlen: number } {
 export class GroupController {
   readonly buckets = new BucketTable();
   readonly binding = new AddressBinding();
+  private readonly activity = new BucketActivity();
   private modelState: GroupModel;
   private gen = 0;
   private readonly prefixes = new Map<string, number>();
 
   constructor(cfg: ControllerConfig) {
+    this.buckets.setBusy((b) => this.activity.busy(b));
     this.modelState = newGroupModel(cfg.ifname, cfg.groupname, cfg.failback, cfg.anonymous ?? false);
     for (const a of cfg.addresses) this.addAddress(a);
     for (const c of cfg.nics) this.handle({ kind: EventKind.NIC_ADDED, config: c }, 0);
@@ -148,6 +151,28 @@ export class GroupController {
     const { address } = splitAddress(spec);
     if (!this.prefixes.has(address) || this.binding.isUp(address) === up) return noEffects();
     return this.bindingChange(() => (up ? this.binding.addressUp(address) : this.binding.addressDown(address)).moves);
+  }
+
+  /**
+   * A sample of the data plane's per-bucket packet counts (monotonic). Busy buckets are not
+   * taken from healthy NICs by a NIC that joins; call before events that may activate one.
+   */
+  observeBuckets(nowNs: number, counts: ArrayLike<number>): void {
+    this.activity.observe(nowNs, counts);
+  }
+
+  /** Buckets lent to another NIC, waiting to be idle to go to their home. */
+  lentBuckets(): number {
+    return this.buckets.lentCount();
+  }
+
+  /** Hands lent buckets that are idle now (at the last observeBuckets) to their homes. */
+  handOverIdle(): Effects {
+    const before = { nominee: this.binding.nominee, carrier: this.binding.carrier };
+    const eff = noEffects();
+    eff.bucketChanges = this.buckets.handOver();
+    if (eff.bucketChanges.length === 0) return eff;
+    return this.finish(eff, before);
   }
 
   /** `testFamilies`: the families the members' test addresses use (for the nominee flags). */

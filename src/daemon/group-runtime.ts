@@ -41,6 +41,8 @@ export type Logger = (level: 'err' | 'info' | 'debug', text: string) => void;
 const RT_TABLE_LOCAL = 255;
 const RTN_UNICAST = 1;
 const TUN_MIN_MTU = 1280;
+/** How often lent flow buckets are checked for idleness (ms). */
+const HANDOVER_MS = 250;
 
 function ipBytes(family: 4 | 6, address: string): Uint8Array {
   if (family === 6) return parseIpv6(address);
@@ -72,6 +74,8 @@ export class GroupRuntime {
   tunIfindex = 0;
   private addresses: IpPrefix[];
   private routeTimer: NodeJS.Timeout | null = null;
+  /** Runs while flow buckets are lent: hands them to their homes once idle (control/buckets.ts). */
+  private handOverTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** Multicast MACs joined on the nominee's packet socket for IPv6 ND. */
   private ndJoined: { fd: number; ifindex: number; macs: Map<string, Uint8Array> } | null = null;
@@ -190,6 +194,7 @@ export class GroupRuntime {
    * tables are written even when the state machine changed nothing.
    */
   feed(ev: GroupEvent, republish = false): Effects {
+    this.observeBuckets();
     const fx = this.controller.handle(ev, Number(process.hrtime.bigint()));
     this.apply(fx, republish);
     return fx;
@@ -203,6 +208,7 @@ export class GroupRuntime {
     for (const m of fx.moves) if (m.from !== null && m.to !== null) this.stats.rebinds++;
     if (!fx.changed) { if (republish) this.publishNics(); return; }
     this.publishNics();
+    this.watchLent();
     this.probing.stateChanged();
     if (fx.carrier !== undefined && this.tunFd >= 0) this.native.tunSetCarrier(this.tunFd, fx.carrier);
     for (const m of fx.moves) {
@@ -211,6 +217,30 @@ export class GroupRuntime {
       if (nic?.mac) this.announcer.announce(m.address, nic.mac);
       this.log('debug', `${m.address} bound to ${nic?.name ?? '?'}${m.initial ? ' (initial)' : ''}`);
     }
+  }
+
+  /** Gives the controller the data plane's per-bucket packet counts (which buckets are busy). */
+  private observeBuckets(): void {
+    const c = this.forwarding?.txCounters;
+    if (c) this.controller.observeBuckets(Number(process.hrtime.bigint()), c.bucketPkts);
+  }
+
+  /** While buckets are lent, checks them every HANDOVER_MS and hands idle ones to their homes. */
+  private watchLent(): void {
+    if (this.handOverTimer || this.stopped || this.controller.lentBuckets() === 0) return;
+    this.handOverTimer = setInterval(() => {
+      this.observeBuckets();
+      const fx = this.controller.handOverIdle();
+      if (fx.bucketChanges.length > 0) this.log('debug', `${fx.bucketChanges.length} idle flow buckets handed to their home NICs`);
+      this.apply(fx);
+      if (this.stopped || this.controller.lentBuckets() === 0) this.stopHandOver();
+    }, HANDOVER_MS);
+    this.handOverTimer.unref();
+  }
+
+  private stopHandOver(): void {
+    if (this.handOverTimer) clearInterval(this.handOverTimer);
+    this.handOverTimer = null;
   }
 
   /** Writes NICs, buckets, bindings, nominee and carrier into the shared tables as one generation. */
@@ -516,6 +546,7 @@ export class GroupRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     this.damping.stop();
+    this.stopHandOver();
     if (this.routeTimer) clearTimeout(this.routeTimer);
     await this.probing.stop();
     this.announcer.stop();
@@ -545,6 +576,7 @@ export class GroupRuntime {
    */
   async suspend(): Promise<GroupHandover> {
     if (this.routeTimer) { clearTimeout(this.routeTimer); this.routeTimer = null; }
+    this.stopHandOver();
     await this.probing.stop();
     this.announcer.stop();
     await this.forwarding?.stop();
@@ -565,6 +597,7 @@ export class GroupRuntime {
     await this.forwarding.start();
     await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
     this.publishNics();
+    this.watchLent();
   }
 
   /** The previous image's ND memberships on a socket this image adopted (so none is joined twice). */

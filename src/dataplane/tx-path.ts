@@ -125,6 +125,7 @@ export class TxPath {
       const bucket = flowBucket(b, ip, len);
       nic = bucket < 0 ? NO_NIC : t.buckets[bucket];
       if (nic === NO_NIC || !t.nicActive[nic]) { this.counters.drop(D.no_active_nic); return false; }
+      this.counters.bucket(bucket);
       const nh = t.nextHop4(dst);
       if (nh < 0) { this.counters.drop(D.no_route); return false; }
       const k = this.key;

@@ -70,6 +70,7 @@ export class Tx6 {
       const bucket = flowBucket(b, ip, len);
       nic = bucket < 0 ? NO_NIC : t.buckets[bucket];
       if (nic === NO_NIC || !t.nicActive[nic]) { this.counters.drop(D.no_active_nic); return -1; }
+      this.counters.bucket(bucket);
       const nh = this.nh;
       if (!t.nextHop6(b, dst, nh, 0)) { this.counters.drop(D.no_route); return -1; }
       const r = this.neigh.lookup(6, nh, 0, now, b, eth);

@@ -43,15 +43,21 @@ export const X_LOOPS = 5;
 /** Defensive announcements sent after a conflict (gratuitous ARP / unsolicited NA with our MAC). */
 export const X_DEFENCES = 6;
 const N_EXTRA = 8;
-export const COUNTERS_SLOTS = OFF_EXTRA + N_EXTRA;
+/** Packets sent per flow bucket (TX): the control plane tells busy buckets from idle ones. */
+const OFF_BUCKET_PKTS = OFF_EXTRA + N_EXTRA;
+const N_BUCKETS = 256;
+export const COUNTERS_SLOTS = OFF_BUCKET_PKTS + N_BUCKETS;
 
 export class Counters {
   readonly sab: SharedArrayBuffer;
   readonly f: Float64Array;
+  /** Packets sent per flow bucket, a view into f. */
+  readonly bucketPkts: Float64Array;
 
   constructor(sab?: SharedArrayBuffer) {
     this.sab = sab ?? new SharedArrayBuffer(COUNTERS_SLOTS * 8);
     this.f = new Float64Array(this.sab);
+    this.bucketPkts = this.f.subarray(OFF_BUCKET_PKTS, OFF_BUCKET_PKTS + N_BUCKETS);
   }
 
   nic(slot: number, pkts: number, bytes: number): void {
@@ -66,6 +72,10 @@ export class Counters {
 
   extra(which: number, n = 1): void {
     this.f[OFF_EXTRA + which] += n;
+  }
+
+  bucket(b: number): void {
+    this.f[OFF_BUCKET_PKTS + b] += 1;
   }
 
   nicPkts(slot: number): number { return this.f[slot * PER_NIC + C_PKTS]; }

@@ -168,8 +168,8 @@ export interface StreamSpec {
   /** Bytes per second per connection. */
   rate: number;
   durationMs: number;
-  /** First local port of the sender's connections. */
-  lport?: number;
+  /** Local ports of the sender's connections, one per connection. */
+  lports?: number[];
 }
 
 /** Starts a paced stream; resolves once the receiver listens, with a promise for both reports. */
@@ -179,7 +179,7 @@ export async function startStream(s: StreamSpec): Promise<{ result: Promise<Stre
   await recv.listening;
   const send = helperProc(s.fromNs, ['send', '--host', s.to, '--port', String(s.port), '--conns', String(s.conns),
     '--rate', String(s.rate), '--duration', String(s.durationMs), '--local', s.local,
-    ...(s.lport ? ['--lport', String(s.lport)] : [])], timeout);
+    ...(s.lports ? ['--lports', s.lports.join(',')] : [])], timeout);
   const result = Promise.all([send.result, recv.result]).then(([sender, receiver]) => ({
     sender: sender as StreamResult['sender'], receiver: receiver as StreamResult['receiver'],
   }));

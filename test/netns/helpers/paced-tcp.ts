@@ -4,13 +4,13 @@
  * the receiver prints "listening" first.
  *
  *   recv --bind A --port P --conns N --timeout MS
- *   send --host H --port P --conns N --rate BYTES_PER_S --duration MS [--local A] [--lport L]
- *        --timeout MS
+ *   send --host H --port P --conns N --rate BYTES_PER_S --duration MS [--local A]
+ *        [--lports L1,L2,...] --timeout MS
  *
  * Each of the N connections carries 1024-byte records: u32 connection id, u32 sequence number,
  * then filler bytes (id + seq + offset) & 0xff. The sender writes rate/100 bytes' worth of
- * records every 10 ms for `duration`, then ends the connection; with --lport the connections
- * use local ports L, L+1, ... (so a test can find them on the wire). The receiver checks every
+ * records every 10 ms for `duration`, then ends the connection; with --lports connection i
+ * uses local port Li (so a test can find it on the wire). The receiver checks every
  * record (consecutive sequence numbers from 0, filler intact) and reports, per connection, the
  * records received, whether it ended with FIN (not a reset), the errors, and the longest pause
  * between two arrivals of data.
@@ -107,7 +107,8 @@ function send(a: Args): void {
   const conns = num(a, 'conns');
   const perTick = Math.max(1, Math.round((num(a, 'rate') * TICK_MS) / 1000 / RECORD));
   const durationMs = num(a, 'duration');
-  const lport = a.lport === undefined ? undefined : num(a, 'lport');
+  const lports = a.lports === undefined ? undefined : a.lports.split(',').map(Number);
+  if (lports && (lports.length !== conns || lports.some((x) => !Number.isInteger(x)))) throw new Error('--lports: one port per connection');
   const sent: number[] = new Array<number>(conns).fill(0);
   const ports: number[] = new Array<number>(conns).fill(0);
   const errors: string[] = [];
@@ -115,7 +116,7 @@ function send(a: Args): void {
   setTimeout(() => finish({ ok: false, error: `timeout after ${a.timeout} ms`, sent, errors }, 3), num(a, 'timeout')).unref();
   const buf = Buffer.allocUnsafe(perTick * RECORD);
   for (let c = 0; c < conns; c++) {
-    const s = connect({ host: a.host, port: num(a, 'port'), localAddress: a.local, localPort: lport === undefined ? undefined : lport + c });
+    const s = connect({ host: a.host, port: num(a, 'port'), localAddress: a.local, localPort: lports?.[c] });
     let timer: NodeJS.Timeout | null = null;
     s.on('connect', () => {
       ports[c] = s.localPort ?? 0;

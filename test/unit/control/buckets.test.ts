@@ -138,3 +138,138 @@ test('property: deactivation spreads the freed buckets least-loaded first', () =
     }
   }), { numRuns: 200 });
 });
+
+/** A table over NICs 0 and 1 (active) with NIC 2 configured; `busy` marks buckets with traffic. */
+function withNewcomer(busy: Set<number>): BucketTable {
+  const t = new BucketTable([0, 1], []);
+  [0, 1].forEach((n) => t.activate(n));
+  t.setBusy((b) => busy.has(b));
+  t.setMembers([0, 1, 2], []);
+  return t;
+}
+
+function homesOf(t: BucketTable, nic: number): number[] {
+  return Array.from({ length: BUCKET_COUNT }, (_, b) => b).filter((b) => t.homeOf(b) === nic);
+}
+
+test('a NIC that joins leaves busy home buckets lent to their holders, takes the idle ones, and the rest once idle', () => {
+  const busy = new Set<number>();
+  const probe = withNewcomer(busy);
+  const home2 = homesOf(probe, 2);
+  assert.ok(home2.length > 10);
+  const busyHomes = home2.filter((_, i) => i % 2 === 0);
+  busyHomes.forEach((b) => busy.add(b));
+  const t = withNewcomer(busy);
+  const before = Uint8Array.from(t.owner);
+  const changed = t.activate(2);
+  for (const b of home2) {
+    if (busy.has(b)) assert.equal(t.owner[b], before[b], `busy bucket ${b} stays on its holder`);
+    else assert.equal(t.owner[b], 2, `idle bucket ${b} goes to its home`);
+  }
+  assert.deepEqual(changed, home2.filter((b) => !busy.has(b)));
+  assert.equal(t.lentCount(), busyHomes.length);
+  for (const b of busyHomes) assert.equal(t.isLent(b), true);
+  // Still busy: nothing moves. Idle: every lent bucket goes home, and only those.
+  assert.deepEqual(t.handOver(), []);
+  busy.clear();
+  assert.deepEqual(t.handOver(), busyHomes);
+  assert.equal(t.lentCount(), 0);
+  for (let b = 0; b < BUCKET_COUNT; b++) assert.equal(t.owner[b], t.homeOf(b));
+});
+
+test('a NIC active before (repair, failback) takes its home buckets back even when busy', () => {
+  const busy = new Set<number>(Array.from({ length: BUCKET_COUNT }, (_, b) => b));
+  const t = new BucketTable([0, 1], []);
+  [0, 1].forEach((n) => t.activate(n));
+  t.setBusy((b) => busy.has(b));
+  t.deactivate(0);
+  t.activate(0);
+  assert.equal(t.lentCount(), 0);
+  for (let b = 0; b < BUCKET_COUNT; b++) assert.equal(t.owner[b], t.homeOf(b));
+});
+
+test('a holder of lent buckets that goes away gives them to their home', () => {
+  const busy = new Set<number>(Array.from({ length: BUCKET_COUNT }, (_, b) => b));
+  const t = withNewcomer(busy);
+  t.activate(2);
+  const lentOn1 = Array.from({ length: BUCKET_COUNT }, (_, b) => b).filter((b) => t.isLent(b) && t.owner[b] === 1);
+  assert.ok(lentOn1.length > 0);
+  const lentOn0 = t.lentCount() - lentOn1.length;
+  t.deactivate(1);
+  for (const b of lentOn1) assert.equal(t.owner[b], 2, `bucket ${b} goes to its home 2`);
+  assert.equal(t.lentCount(), lentOn0, 'buckets lent by NIC 0 stay lent');
+});
+
+test('a lent bucket whose home fails is displaced again, not lent', () => {
+  const busy = new Set<number>(Array.from({ length: BUCKET_COUNT }, (_, b) => b));
+  const t = withNewcomer(busy);
+  t.activate(2);
+  assert.ok(t.lentCount() > 0);
+  t.deactivate(2);
+  assert.equal(t.lentCount(), 0);
+  assert.deepEqual(t.handOver(), []);
+  busy.clear();
+  assert.deepEqual(t.handOver(), []);
+});
+
+test('setMembers: a home that changes to an active NIC leaves busy buckets where they run', () => {
+  const busy = new Set<number>();
+  const t = new BucketTable([0, 1], []);
+  [0, 1].forEach((n) => t.activate(n));
+  t.setBusy((b) => busy.has(b));
+  t.activate(2); // active, homeless (e.g. a deployed standby)
+  const before = Uint8Array.from(t.owner);
+  for (let b = 0; b < BUCKET_COUNT; b += 2) busy.add(b);
+  t.setMembers([0, 1, 2], []);
+  for (let b = 0; b < BUCKET_COUNT; b++) {
+    if (t.homeOf(b) !== 2) assert.equal(t.owner[b], before[b]);
+    else if (busy.has(b)) assert.equal(t.owner[b], before[b], `busy bucket ${b} stays`);
+    else assert.equal(t.owner[b], 2);
+  }
+  busy.clear();
+  t.handOver();
+  for (let b = 0; b < BUCKET_COUNT; b++) assert.equal(t.owner[b], t.homeOf(b));
+});
+
+test('property: with busy buckets and hand-overs, buckets are owned by active NICs and home buckets never move', () => {
+  type BEv = Ev | { op: 'handover' } | { op: 'busy'; seed: number };
+  const arb: fc.Arbitrary<BEv> = fc.oneof(
+    { weight: 5, arbitrary: evArb },
+    { weight: 1, arbitrary: fc.constant({ op: 'handover' as const }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('busy' as const), seed: fc.integer() }) },
+  );
+  fc.assert(fc.property(fc.array(arb, { maxLength: 60 }), (events) => {
+    let busySeed = 0;
+    const t = new BucketTable([0, 1, 2, 3, 4, 5], []);
+    t.setBusy((b) => ((Math.imul(b + 1, 0x9e3779b1) ^ busySeed) & 3) === 0);
+    for (const ev of events) {
+      const before = Uint8Array.from(t.owner);
+      const homesBefore = Array.from({ length: BUCKET_COUNT }, (_, b) => t.homeOf(b));
+      const activeBefore = new Set(t.activeIds());
+      let changed: number[];
+      if (ev.op === 'busy') { busySeed = ev.seed; continue; }
+      if (ev.op === 'handover') changed = t.handOver();
+      else if (ev.op === 'act') {
+        if (!t.members().nonStandby.includes(ev.nic) && !t.members().standby.includes(ev.nic)) continue;
+        changed = t.activate(ev.nic);
+      } else if (ev.op === 'deact') changed = t.deactivate(ev.nic);
+      else if (ev.op === 'members') {
+        const { ns, sb } = membersOf(ev.mask, ev.standbyMask);
+        changed = t.setMembers(ns, sb);
+      } else continue;
+      const active = new Set(t.activeIds());
+      for (let b = 0; b < BUCKET_COUNT; b++) {
+        if (active.size > 0) assert.ok(active.has(t.owner[b]), `bucket ${b} owned by inactive ${t.owner[b]}`);
+        else assert.equal(t.owner[b], NO_NIC);
+        if (before[b] !== t.owner[b]) assert.ok(changed.includes(b));
+        const o = before[b];
+        if (activeBefore.has(o) && active.has(o) && homesBefore[b] === o && t.homeOf(b) === o) {
+          assert.equal(t.owner[b], o, `home bucket ${b} moved`);
+        }
+        // A bucket is either with its home, lent (home active, held elsewhere), or displaced.
+        const h = t.homeOf(b);
+        if (h !== NO_NIC && active.has(h) && t.owner[b] !== h) assert.ok(t.isLent(b));
+      }
+    }
+  }), { numRuns: 300 });
+});
