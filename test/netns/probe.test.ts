@@ -5,7 +5,9 @@
 // - pinned target 198.18.0.1: `ipmpstat -t` shows it (mode routes), `-i` PROBE ok, `-p`
 //   prints acked probes; a silent fault on eth0 (carrier stays up, frames dropped) is
 //   detected within FDT + one probe interval + slack, the data addresses move to eth1 and
-//   answer pings; after the repair, "IP interface repair detected" within 2×FDT + slack.
+//   answer pings; a 100 pps ping to the address on eth0 and TCP to it from the peer run through
+//   the fault: the outage ends within the same bound and the streams stay whole; after the
+//   repair, "IP interface repair detected" within 2×FDT + slack.
 // - discovered target: no targets (mode multicast) until a default route via 198.18.0.1
 //   through the IPMP interface appears, then 198.18.0.1 (mode routes) and PROBE ok.
 //
@@ -19,6 +21,7 @@ import { execIn, hostNs, labFail, labRepair, peerNs, waitFor } from '../../src/l
 import { REPO, startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { join } from 'node:path';
+import { assertStreamWhole, boundTo, describeGap, pingRun, startStream } from './helpers/failover.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 const TUN = process.env.IPMP_TEST_TUN || `ipp${process.pid % 100000}`;
@@ -118,7 +121,13 @@ describe('probe-based failure detection (IPv4)', { skip }, () => {
 
           for (const a of DATA) await ping(p, a);
 
-          // Silent failure: carrier stays up, frames are dropped both ways.
+          // Silent failure: carrier stays up, frames are dropped both ways. Traffic runs to the
+          // address bound to eth0: a 100 pps ping and TCP from the peer.
+          const onEth0 = boundTo(await snapshot(d.socket), DATA[0]) === 'eth0' ? DATA[0] : DATA[1];
+          const stream = await startStream({ fromNs: peerNs(p), toNs: hostNs(p), to: onEth0, local: PEER, port: 5701,
+            conns: 2, rate: 100_000, durationMs: 3_000 });
+          const flood = pingRun(peerNs(p), onEth0, 300, 10);
+          await waitFor('50 ping replies before the fault', () => flood.replies() >= 50, 5_000, 10);
           const mark = d.log().length;
           const t0 = Date.now();
           await labFail(p, 'eth0', { silent: true });
@@ -126,6 +135,11 @@ describe('probe-based failure detection (IPv4)', { skip }, () => {
           const detectMs = Date.now() - t0;
           console.log(`# silent failure of eth0 detected after ${detectMs} ms (FDT ${FDT_MS} ms, probe interval ${PROBE_INT_MS} ms)`);
           assert.ok(detectMs <= FDT_MS + PROBE_INT_MS + SLACK_MS, `detected after ${detectMs} ms`);
+          const [fr, sr] = await Promise.all([flood.result, stream.result]);
+          console.log(`# silent failure: ping to ${onEth0}: ${fr.received}/${fr.sent} replies, longest gap ${describeGap(fr, t0)}`);
+          assert.ok(fr.maxGapMs <= FDT_MS + PROBE_INT_MS + SLACK_MS, `traffic restored within the detection bound: ${describeGap(fr, t0)}`);
+          assert.ok(fr.times.at(-1)! > t0 + detectMs, 'replies after the failure was declared');
+          assertStreamWhole('peer → host through the silent failure', sr);
           assert.match(d.log().slice(mark), new RegExp(`IP interface failure detected on eth0 of group ${TUN}`));
           const s = await snapshot(d.socket);
           assert.equal(iface(s, 'eth0').state, 'failed');
