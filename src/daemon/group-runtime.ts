@@ -161,7 +161,8 @@ export class GroupRuntime {
     if (inherited?.nd) this.inheritNdMembership(inherited.nd);
     this.restoreOffline();
     this.native.tunSetCarrier(this.tunFd, this.controller.binding.carrier);
-    await this.isolation.setDevices(this.nics.list.map((n) => n.name));
+    // Taken over from the previous image, the isolation is in place: forwarding comes first.
+    if (!inherited) await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     this.syncMtu();
     this.rtnl.setLinkUp(this.tunIfindex, true);
     this.syncAddresses();
@@ -170,6 +171,7 @@ export class GroupRuntime {
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
     this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
     await this.forwarding.start();
+    if (inherited) await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
   }
 

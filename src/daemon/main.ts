@@ -126,10 +126,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const { loadConfig } = await import('./config.js');
-  const { parseListen, startMetricsServer } = await import('./metrics.js');
-  if (args.metrics) {
+  // prom-client is loaded only when metrics are asked for.
+  const metrics = args.metrics ? await import('./metrics.js') : null;
+  if (metrics && args.metrics) {
     try {
-      parseListen(args.metrics);
+      metrics.parseListen(args.metrics);
     } catch (e) {
       process.stderr.write(`ipmpd: ${(e as Error).message}\n${USAGE}\n`);
       return 2;
@@ -205,9 +206,9 @@ export async function main(argv: string[]): Promise<number> {
     await daemon.stop().catch(() => undefined);
     return 1;
   }
-  if (args.metrics) {
+  if (metrics && args.metrics) {
     try {
-      await startMetricsServer(daemon, args.metrics);
+      await metrics.startMetricsServer(daemon, args.metrics);
     } catch (e) {
       log('err', `ipmpd: ${(e as Error).message}`);
       await daemon.stop().catch(() => undefined);

@@ -28,6 +28,7 @@ const BIN = (name: string): string => join(REPO, 'bin', name);
 /** A TUN name of this process: the daemon's recovery state is named after it. */
 const TUN = `ipr${process.pid % 100000}`;
 const DATA = '198.18.0.10';
+const DATA6 = '2001:db8::10';
 /** Bytes per second each way: small enough that the kernel's queues hold a handover's worth. */
 const RATE = 200_000;
 const STREAM_TIMEOUT_MS = 90_000;
@@ -37,7 +38,7 @@ const AFTER_BYTES = 100_000;
 const YAML = `groups:
   ${TUN}:
     interfaces: { eth0: {}, eth1: {}, eth2: {} }
-    addresses: [${DATA}/24, 198.18.0.11/24]
+    addresses: [${DATA}/24, 198.18.0.11/24, ${DATA6}/64]
 `;
 
 interface StreamResult {
@@ -84,14 +85,34 @@ function streamEnd(ns: string, args: string[], word: string): StreamEnd {
 
 interface Stream { host: StreamEnd; peer: StreamEnd }
 
-/** A connection from the peer to the data address; both directions carry data. */
-async function openStream(prefix: string, port: number): Promise<Stream> {
-  const host = streamEnd(hostNs(prefix), ['listen', '--bind', DATA, '--port', String(port)], 'listening');
-  await host.started;
-  const peer = streamEnd(peerNs(prefix), ['connect', '--host', DATA, '--port', String(port)], 'connected');
-  await peer.started;
-  return { host, peer };
+/**
+ * A connection; both directions carry data. By default from the peer to the data address;
+ * with `remote`, from the host (bound to `local`) to an address behind the peer.
+ */
+async function openStream(prefix: string, port: number, to = DATA, remote?: { local: string }): Promise<Stream> {
+  const [lns, cns] = remote ? [peerNs(prefix), hostNs(prefix)] : [hostNs(prefix), peerNs(prefix)];
+  const listener = streamEnd(lns, ['listen', '--bind', to, '--port', String(port)], 'listening');
+  await listener.started;
+  const local = remote ? ['--local', remote.local] : [];
+  const connector = streamEnd(cns, ['connect', '--host', to, '--port', String(port), ...local], 'connected');
+  await connector.started;
+  return remote ? { host: connector, peer: listener } : { host: listener, peer: connector };
 }
+
+interface StreamResults { host: StreamResult; peer: StreamResult }
+
+/** Every byte arrived unchanged both ways, no reset, an orderly end. */
+function assertWhole(name: string, r: StreamResults): void {
+  assert.equal(r.host.error, null, `${name}: host end: ${JSON.stringify(r.host)}`);
+  assert.equal(r.peer.error, null, `${name}: peer end: ${JSON.stringify(r.peer)}`);
+  assert.equal(r.host.corruptAt, -1, `${name}: bytes at the host identical`);
+  assert.equal(r.peer.corruptAt, -1, `${name}: bytes at the peer identical`);
+  assert.ok(r.host.ok && r.peer.ok, `${name}: orderly end: ${JSON.stringify(r)}`);
+  assert.equal(r.host.received, r.peer.sent, `${name}: the host received every byte the peer sent`);
+  assert.equal(r.peer.received, r.host.sent, `${name}: the peer received every byte the host sent`);
+}
+
+const gapOf = (r: StreamResults): number => Math.max(r.host.maxGapMs, r.peer.maxGapMs);
 
 /** Waits (bounded) until both ends received `bytes` more than now. */
 async function flowed(s: Stream, bytes: number, what: string, timeoutMs = 30_000): Promise<void> {
@@ -100,7 +121,7 @@ async function flowed(s: Stream, bytes: number, what: string, timeoutMs = 30_000
   await waitFor(`${bytes} more bytes each way ${what}`, () => s.host.rx() >= h + bytes && s.peer.rx() >= p + bytes, timeoutMs, 20);
 }
 
-async function closeStream(s: Stream): Promise<{ host: StreamResult; peer: StreamResult }> {
+async function closeStream(s: Stream): Promise<StreamResults> {
   s.host.stop();
   s.peer.stop();
   const [host, peer] = await Promise.all([s.host.result, s.peer.result]);
@@ -148,12 +169,14 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
   const prefix = uniquePrefix();
   let d: RunningDaemon | undefined;
   let s: Stream | undefined;
+  const extra: Stream[] = [];
 
   before(async () => {
     await labUp({ prefix, nics: 3 });
   });
   after(async () => {
     killStream(s);
+    for (const x of extra) killStream(x);
     try {
       if (d?.alive()) await d.stop().catch(() => undefined);
     } finally {
@@ -161,30 +184,32 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
     }
   });
 
-  test('a TCP stream through ipmp0 survives kill -9 and a new start; isolation and offline state are kept', async (t) => {
+  test('TCP streams through ipmp0 (IPv4, IPv6, via a gateway) survive kill -9 and a new start; isolation and offline state are kept', async (t) => {
     d = await startDaemon(prefix, YAML);
     assert.equal(inHost(prefix, [BIN('if_mpadm'), '--socket', d.socket, '-d', 'eth2']).code, 0);
-    s = await openStream(prefix, 5601);
-    await flowed(s, AFTER_BYTES, 'before the crash');
+    const route = spawnSync('ip', ['-n', hostNs(prefix), 'route', 'add', '198.19.0.0/24', 'via', '198.18.0.1', 'dev', TUN], { encoding: 'utf8' });
+    assert.equal(route.status, 0, route.stderr);
+    const streams: Array<[string, Stream]> = [
+      ['IPv4', await openStream(prefix, 5601)],
+      ['IPv6', await openStream(prefix, 5611, DATA6)],
+      ['via gateway', await openStream(prefix, 5621, '198.19.0.1', { local: '198.18.0.11' })],
+    ];
+    extra.push(...streams.map(([, x]) => x));
+    for (const [name, x] of streams) await flowed(x, AFTER_BYTES, `${name} before the crash`);
     const sysctl = sampler(prefix, '/proc/sys/net/ipv6/conf/eth0/disable_ipv6');
     const t0 = Date.now();
     await d.kill9();
     d = await startDaemon(prefix, YAML);
     const restartMs = Date.now() - t0;
-    await flowed(s, AFTER_BYTES, 'after the restart');
+    for (const [name, x] of streams) await flowed(x, AFTER_BYTES, `${name} after the restart`);
     const seen = await sysctl.stop();
-    const r = await closeStream(s);
-    s = undefined;
-    t.diagnostic(`kill -9 to ready ${restartMs} ms; longest gap host<-peer ${r.host.maxGapMs} ms, peer<-host ${r.peer.maxGapMs} ms; ` +
+    const results = await Promise.all(streams.map(async ([name, x]) => [name, await closeStream(x)] as const));
+    t.diagnostic(`kill -9 to ready ${restartMs} ms; longest gap ${results.map(([n, r]) => `${n} ${gapOf(r)} ms`).join(', ')}; ` +
       `disable_ipv6 values ${seen.values.join(',')} over ${seen.samples} samples`);
-    assert.equal(r.host.error, null, `host end: ${JSON.stringify(r.host)}`);
-    assert.equal(r.peer.error, null, `peer end: ${JSON.stringify(r.peer)}`);
-    assert.equal(r.host.corruptAt, -1, 'bytes at the host identical');
-    assert.equal(r.peer.corruptAt, -1, 'bytes at the peer identical');
-    assert.ok(r.host.ok && r.peer.ok, `orderly end: ${JSON.stringify(r)}`);
-    assert.equal(r.host.received, r.peer.sent, 'the host received every byte the peer sent');
-    assert.equal(r.peer.received, r.host.sent, 'the peer received every byte the host sent');
-    assert.ok(Math.max(r.host.maxGapMs, r.peer.maxGapMs) < 15_000, 'the stream resumed (safety bound)');
+    for (const [name, r] of results) {
+      assertWhole(name, r);
+      assert.ok(gapOf(r) < 15_000, `${name}: the stream resumed (safety bound)`);
+    }
     assert.deepEqual(seen.values, ['1'], 'the host stack was never let onto eth0 (disable_ipv6 stayed 1)');
     assert.match(d.log(), /recovered state left by a previous instance/);
     assert.match(d.log(), new RegExp(`${TUN}: re-attaching the persistent interface`));
@@ -215,14 +240,8 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
     assert.match(log, new RegExp(`${TUN}: taken over from the previous image`));
     assert.match(log, new RegExp(`ipmpd: ready \\(${TUN}; upgraded in place, pid ${pid}`));
     assert.doesNotMatch(log, /re-attaching|recovered state/, 'nothing was reopened');
-    assert.equal(r.host.error, null, `host end: ${JSON.stringify(r.host)}`);
-    assert.equal(r.peer.error, null, `peer end: ${JSON.stringify(r.peer)}`);
-    assert.equal(r.host.corruptAt, -1, 'bytes at the host identical');
-    assert.equal(r.peer.corruptAt, -1, 'bytes at the peer identical');
-    assert.ok(r.host.ok && r.peer.ok, `orderly end: ${JSON.stringify(r)}`);
-    assert.equal(r.host.received, r.peer.sent);
-    assert.equal(r.peer.received, r.host.sent);
-    assert.ok(Math.max(r.host.maxGapMs, r.peer.maxGapMs) < 5_000, 'the stream resumed (safety bound)');
+    assertWhole('IPv4', r);
+    assert.ok(gapOf(r) < 5_000, 'the stream resumed (safety bound)');
     const g = inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-g']);
     assert.equal(g.code, 0, g.err);
     assert.match(g.out, new RegExp(`^${TUN}\\s+${TUN}\\s+degraded\\s+--\\s+eth\\d eth\\d \\[eth2\\]$`, 'm'));
