@@ -8,11 +8,12 @@
  * key), nothing else; warnings are one line each; an accepted configuration
  * is consistent (interface and group names valid and unique, canonical
  * addresses, the FDT within range) and, written back as YAML, loads again to
- * the same configuration.
+ * the same configuration; the reload difference between accepted configurations
+ * is computed without error, and is empty from one to itself.
  */
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { buildConfig, ConfigError, type DaemonConfig } from '../../../src/daemon/config.js';
+import { buildConfig, ConfigError, diffConfig, type DaemonConfig } from '../../../src/daemon/config.js';
 import { checkIfName, parsePrefix, prefixText } from '../../../src/daemon/config-addr.js';
 import { assertOneLine, check, PropertyViolation, Tally, type FuzzTarget } from '../harness.js';
 import { anyText, decodeUtf8, mutatedText, tokenText, utf8 } from '../mutate.js';
@@ -46,6 +47,7 @@ groups:
     interfaces:
       eth5:
       eth6: { test-address6: FE80::1/64, test-address: 198.18.2.1/24, standby: false }
+      eth7: { test-address6: link-local }
 `,
   `FAILURE_DETECTION_TIME: 0x2710
 FAILBACK: no
@@ -74,7 +76,7 @@ export const YAML_TOKENS = [
   '|', '>-', "'", '"', '\\', '\t', '  ', '---', '...', '%YAML 1.2', '~', 'null', 'true', 'yes', 'no', 'on', 'maybe',
   '0', '-1', '0x10', '0o17', '1e3', '.inf', '.nan', '99999999999999999999', '2147483648', '10000', '100', '99',
   'ipmp0', 'eth0', 'eth1', 'groups', 'interfaces', 'addresses', 'targets', 'standby', 'test-address', 'test-address6',
-  'groupname', 'FAILURE_DETECTION_TIME', 'FAILBACK', '198.18.0.10/24', '198.18.0.10', '2001:db8::10/64', 'fe80::1/64',
+  'groupname', 'link-local', 'FAILURE_DETECTION_TIME', 'FAILBACK', '198.18.0.10/24', '198.18.0.10', '2001:db8::10/64', 'fe80::1/64',
   '198.18.0.300/24', '198.18.0.1/33', '::/0', '0.0.0.0/0', 'a/b', '/', 'x'.repeat(16), 'é', '\u0000', '\u2028', '\r', '\n',
   '"a\\nb"', "'a\nb'", '"eth\\u0000"', '"\\x7f"',
 ];
@@ -106,6 +108,7 @@ export function configToYaml(c: DaemonConfig): string {
       const e: Record<string, unknown> = { standby: i.standby };
       if (i.testAddress) e['test-address'] = prefixText(i.testAddress);
       if (i.testAddress6) e['test-address6'] = prefixText(i.testAddress6);
+      if (i.linkLocalTestAddress) e['test-address6'] = 'link-local';
       ifs[i.name] = e;
     }
     const gd: Record<string, unknown> = { groupname: g.groupname, interfaces: ifs, addresses: g.addresses.map(prefixText) };
@@ -156,6 +159,7 @@ export function loadOrError(text: string, file: string, tally: Tally): DaemonCon
 
 export function configTarget(): FuzzTarget {
   const tally = new Tally();
+  let previous: DaemonConfig | null = null;
   return {
     name: 'config',
     about: 'YAML configuration loader: only one-line ConfigErrors naming file/line/key; accepted configs consistent and stable when written back',
@@ -176,6 +180,10 @@ export function configTarget(): FuzzTarget {
       const a = JSON.stringify(c);
       const b = JSON.stringify(again);
       check(a === b, () => `configuration written back loads differently:\n  ${a}\n  ${b}`);
+      // A reload between any two accepted configurations: no change from one to itself.
+      check(diffConfig(c, again).length === 0, 'a configuration differs from itself');
+      if (previous !== null) tally.add(`reload:${diffConfig(previous, c).length > 0 ? 'changes' : 'none'}`);
+      previous = c;
     },
     outcomes: () => tally.toJSON(),
   };

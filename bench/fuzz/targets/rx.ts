@@ -16,7 +16,9 @@
  *     reason, or consumed without a drop, and consumed only when it is ARP or
  *     an IPv6 Neighbour Solicitation/Advertisement;
  *   - what reaches the TUN is the frame's IP packet, unchanged, of its IP
- *     length (Ethernet padding removed), never longer than the frame;
+ *     length (Ethernet padding removed), never longer than the frame, and only
+ *     a unicast frame to the receiving NIC's MAC for a data address, or a group
+ *     frame on the nominee for a multicast or broadcast address;
  *   - ARP replies go out on the receiving NIC with its MAC as source and the
  *     bound NIC's MAC for the asked data address; NAs carry a valid ICMPv6
  *     checksum and the bound NIC's MAC in the target option;
@@ -158,12 +160,21 @@ export function rxTarget(): FuzzTarget {
         check(frame.length >= 14 + p.length, `delivered ${p.length} bytes from a ${frame.length}-byte frame`);
         for (let i = 0; i < p.length; i++) if (p[i] !== frame[14 + i]) throw new PropertyViolation(`delivered IP byte ${i} changed`);
         const v = p[0]! >> 4;
-        if (v === 4) check(p.length === rd16(p, 2), `delivered ${p.length} bytes of an IPv4 packet of total length ${rd16(p, 2)}`);
-        else {
+        const group = (frame[0]! & 1) !== 0;
+        check(!group || nic === 0, 'a group frame delivered from a NIC other than the nominee');
+        check(group || macEq(frame, 0, NIC_MACS[nic]!), 'a unicast frame delivered that is not for the receiving NIC');
+        if (v === 4) {
+          check(p.length === rd16(p, 2), `delivered ${p.length} bytes of an IPv4 packet of total length ${rd16(p, 2)}`);
+          const dst = rd32(p, 16);
+          if (group) check((dst >>> 28) === 14 || dst === 0xffffffff || dst === V4.subnetBcast, 'group frame delivered for a unicast address');
+          else check(boundNic4(dst) >= 0, 'unicast IPv4 delivered for an address that is not a data address');
+        } else {
           check(v === 6, `delivered an IPv${v} packet`);
           const want = 40 + rd16(p, 4);
           check(p.length === want || (rd16(p, 4) === 0 && p.length === frame.length - 14),
             `delivered ${p.length} bytes of an IPv6 packet with payload length ${rd16(p, 4)}`);
+          if (group) check(p[24] === 0xff, 'group frame delivered for a unicast IPv6 address');
+          else check(boundNic6(p, 24) >= 0, 'unicast IPv6 delivered for an address that is not a data address');
         }
         tally.add(`delivered:ipv${v}`);
       } else if (dDrops === 1) {

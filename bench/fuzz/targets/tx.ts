@@ -14,7 +14,8 @@
  *     Δ queue = 1; packets released from the queue move between the three);
  *   - a data frame leaves on a group NIC with that NIC's MAC as source, the
  *     ethertype of its IP version, the destination MAC of its multicast or
- *     broadcast group or of a learnt neighbour, the IP bytes unchanged, the
+ *     broadcast group or of a learnt neighbour, through the nominee for a group
+ *     and through its flow bucket's NIC for unicast, the IP bytes unchanged, the
  *     vnet checksum start and header length moved by the Ethernet header, and
  *     no non-GSO packet over the MTU;
  *   - ARP requests and Neighbour Solicitations it sends are well formed, from a
@@ -23,6 +24,7 @@
  */
 import fc from 'fast-check';
 import { TxPath } from '../../../src/dataplane/tx-path.js';
+import { flowBucket } from '../../../src/dataplane/flowhash.js';
 import { coarseNowMs } from '../../../src/tables/neighbours.js';
 import { rd16, rd16le, rd32 } from '../../../src/wire/bytes.js';
 import { icmp6ChecksumOk } from '../../../src/wire/icmp6-nd.js';
@@ -87,21 +89,31 @@ function checkDataFrame(f: Uint8Array, fd: number, ip: Uint8Array, vnetIn: Uint8
   const v = ip[0]! >> 4;
   check(rd16(f, 22) === (v === 6 ? 0x86dd : 0x0800), `IPv${v} packet framed with ethertype 0x${rd16(f, 22).toString(16)}`);
   for (let i = 0; i < n; i++) if (f[24 + i] !== ip[i]) throw new PropertyViolation(`IP byte ${i} changed on the way out`);
+  // Groups leave through the nominee (NIC 0); unicast through its flow bucket's NIC (even → 0, odd → 1).
+  const onBucketNic = (): void => {
+    const k = flowBucket(ip, 0, n);
+    check(k >= 0 && nic === (k & 1), `unicast on NIC ${nic}, its flow bucket ${k} is NIC ${k & 1}`);
+  };
   if (v === 4) {
     const dst = rd32(ip, 16);
     if ((dst >>> 28) === 14) {
       check(f[10] === 1 && f[11] === 0 && f[12] === 0x5e && f[13] === ((dst >>> 16) & 0x7f) && f[14] === ((dst >>> 8) & 0xff)
         && f[15] === (dst & 0xff), 'IPv4 multicast with a wrong group MAC');
+      check(nic === 0, 'IPv4 multicast not sent through the nominee');
     } else if (dst === 0xffffffff || dst === V4.subnetBcast) {
       check(macEq(f, 10, MACS.bcast), 'IPv4 broadcast not sent to ff:ff:ff:ff:ff:ff');
+      check(nic === 0, 'IPv4 broadcast not sent through the nominee');
     } else {
       check(macEq(f, 10, MACS.peer), 'IPv4 unicast sent to a MAC that was never learnt');
+      onBucketNic();
     }
   } else if (ip[24] === 0xff) {
     check(f[10] === 0x33 && f[11] === 0x33 && f[12] === ip[36] && f[13] === ip[37] && f[14] === ip[38] && f[15] === ip[39],
       'IPv6 multicast with a wrong group MAC');
+    check(nic === 0, 'IPv6 multicast not sent through the nominee');
   } else {
     check(macEq(f, 10, MACS.peer), 'IPv6 unicast sent to a MAC that was never learnt');
+    onBucketNic();
   }
   if (vnetIn !== null) {
     const gso = vnetIn[1]! !== 0;
