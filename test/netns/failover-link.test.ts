@@ -19,7 +19,7 @@ import type { LabInfo } from '../../src/lab/lab.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
-  assertStreamWhole, boundTo, describeGap, gapWithin, iface, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
+  assertStreamWhole, boundTo, gapText, iface, longestGap, pingGaps, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
   waitSnap, withLog,
 } from './helpers/failover.js';
 
@@ -110,13 +110,19 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
       const tFail = Date.now();
       await labFail(p, nic);
       await d!.waitLog(`IP interface failure detected on ${nic} of group ${TUN}`, 5_000, mark);
+      const tDeclared = Date.now();
       const [pr, outR, inR] = await Promise.all([ping.result, out.result, inb.result]);
 
-      const faultGap = gapWithin(pr, tFail, tFail + 2_000);
-      t.diagnostic(`ping ${addr}: ${pr.received}/${pr.sent} replies, longest gap ${describeGap(pr, tFail)}; ` +
-        `longest gap within 2 s of the fault ${faultGap.toFixed(1)} ms`);
+      // The failure window: from the fault until 1 s after the failure was declared (the
+      // rebind and its gratuitous ARP are done by then).
+      const gaps = pingGaps(pr, PING_INTERVAL_MS);
+      const atFault = longestGap(gaps, 'path', tFail, tDeclared + 1_000);
+      t.diagnostic(`ping ${addr}: ${pr.received}/${pr.sent} replies; failure declared ${tDeclared - tFail} ms after the fault; ` +
+        `longest gap in the failure window ${gapText(atFault, tFail)}; over the whole run ${gapText(longestGap(gaps, 'raw'), tFail)}`);
+      console.log(`# link failover gap ${atFault ? atFault.path.toFixed(1) : '-'} ms`);
       assert.ok(pr.received > 300, `ping kept getting replies: ${pr.received}/${pr.sent}`);
-      assert.ok(pr.maxGapMs <= MAX_GAP_MS, `longest ping gap ${pr.maxGapMs.toFixed(1)} ms > ${MAX_GAP_MS} ms`);
+      assert.ok(atFault !== null, 'replies in the failure window');
+      assert.ok(atFault.path <= MAX_GAP_MS, `longest ping gap at the failure ${gapText(atFault, tFail)} > ${MAX_GAP_MS} ms`);
       assertStreamWhole('host → peer', outR);
       assertStreamWhole('peer → host', inR);
       t.diagnostic(`longest receive pause: host → peer ${Math.max(...outR.receiver.conns.map((c) => c.maxPauseMs))} ms, ` +

@@ -98,22 +98,48 @@ export function pingRun(ns: string, target: string, count: number, intervalMs: n
   return { firstReply, result, child, replies: () => replies };
 }
 
-/** The longest gap in words: its length, the sequence numbers around it and the RTT that ended it. */
-export function describeGap(r: PingResult, originMs: number): string {
-  let i = 0;
-  for (let k = 1; k < r.times.length; k++) if (r.times[k] - r.times[k - 1] > r.times[i] - (r.times[i - 1] ?? r.times[i])) i = k;
-  if (i === 0) return 'no gap';
-  return `${(r.times[i] - r.times[i - 1]).toFixed(1)} ms between icmp_seq ${r.seqs[i - 1]} and ${r.seqs[i]} ` +
-    `(RTT ${r.rtts[i]} ms), ending ${(r.times[i] - originMs).toFixed(0)} ms after the fault`;
+/** One interval between two consecutive replies. */
+export interface PingGap {
+  /** Time between the two replies (ms). */
+  raw: number;
+  /**
+   * The part of it the path is responsible for: raw minus the time ping itself sent late
+   * (the send times, receive time − RTT, drifting apart by more than the interval × the
+   * sequence step). A lost or delayed packet counts in full; a ping process that was not
+   * scheduled for a while does not.
+   */
+  path: number;
+  /** Receive time of the reply that ends the gap (ms since the epoch). */
+  endMs: number;
+  seqFrom: number;
+  seqTo: number;
+  /** RTT of the reply that ends the gap (ms). */
+  rtt: number;
 }
 
-/** Longest gap between consecutive replies that ends within [fromMs, toMs] (epoch ms). */
-export function gapWithin(r: PingResult, fromMs: number, toMs: number): number {
-  let gap = 0;
+export function pingGaps(r: PingResult, intervalMs: number): PingGap[] {
+  const out: PingGap[] = [];
   for (let i = 1; i < r.times.length; i++) {
-    if (r.times[i] >= fromMs && r.times[i] <= toMs) gap = Math.max(gap, r.times[i] - r.times[i - 1]);
+    const raw = r.times[i] - r.times[i - 1];
+    const sendStep = (r.times[i] - r.rtts[i]) - (r.times[i - 1] - r.rtts[i - 1]);
+    const late = Math.max(0, sendStep - (r.seqs[i] - r.seqs[i - 1]) * intervalMs);
+    out.push({ raw, path: Math.max(0, raw - late), endMs: r.times[i], seqFrom: r.seqs[i - 1], seqTo: r.seqs[i], rtt: r.rtts[i] });
   }
-  return gap;
+  return out;
+}
+
+/** The gap with the largest `key` among those ending within [fromMs, toMs] (epoch ms). */
+export function longestGap(gaps: PingGap[], key: 'raw' | 'path', fromMs = -Infinity, toMs = Infinity): PingGap | null {
+  let best: PingGap | null = null;
+  for (const g of gaps) if (g.endMs >= fromMs && g.endMs <= toMs && (!best || g[key] > best[key])) best = g;
+  return best;
+}
+
+/** A gap in words, timed from `originMs`. */
+export function gapText(g: PingGap | null, originMs: number): string {
+  if (!g) return 'none';
+  return `${g.raw.toFixed(1)} ms (path ${g.path.toFixed(1)} ms) between icmp_seq ${g.seqFrom} and ${g.seqTo} ` +
+    `(RTT ${g.rtt} ms), ending ${(g.endMs - originMs).toFixed(0)} ms after the fault`;
 }
 
 /** Three pings, 200 ms apart; true when at least one was answered. */
