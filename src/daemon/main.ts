@@ -112,6 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     plan = planPrivileges(native.capState(), process.geteuid?.() ?? 0, user);
     if (plan.kind === 'missing') return fail(plan.error);
+    if (plan.kind === 'keep' && plan.warning) log('err', `ipmpd: ${plan.warning}`);
     if (plan.kind === 'drop-now' && handover !== null) {
       log('err', `ipmpd: capabilities beyond CAP_NET_ADMIN and CAP_NET_RAW remain after re-execution (CapEff ${capHex(native.capState().effective)})`);
     }

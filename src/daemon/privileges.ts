@@ -56,7 +56,7 @@ export function lookupUser(name: string, passwd = '/etc/passwd'): TargetUser {
 
 /** What to do about privileges at start. */
 export type PrivilegePlan =
-  | { kind: 'keep' }
+  | { kind: 'keep'; warning?: string }
   /** Reduce the sets and re-execute before set-up. */
   | { kind: 'drop-now' }
   /** Set up, then switch to the user and re-execute with the descriptors. */
@@ -71,10 +71,17 @@ export function planPrivileges(caps: CapState, euid: number, user: TargetUser | 
     if (euid !== 0) return { kind: 'missing', error: `--user ${user.name}: switching users needs to start as root` };
     return { kind: 'switch-user', user };
   }
-  if (excess(caps.permitted) !== 0 || excess(caps.effective) !== 0 || excess(caps.bounding) !== 0 || excess(caps.ambient) !== 0) {
-    return { kind: 'drop-now' };
+  const own = excess(caps.permitted) !== 0 || excess(caps.effective) !== 0 || excess(caps.ambient) !== 0;
+  // The bounding set matters for uid 0: its execve takes the permitted set from it.
+  const bounding = euid === 0 && excess(caps.bounding) !== 0;
+  if (bounding && !has(caps.effective, CAP_SETPCAP)) {
+    return {
+      kind: 'keep',
+      warning: `cannot drop capabilities from the bounding set without CAP_SETPCAP; running with CapEff ${capHex(caps.effective)}` +
+        ' (limit it with CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW)',
+    };
   }
-  return { kind: 'keep' };
+  return own || bounding ? { kind: 'drop-now' } : { kind: 'keep' };
 }
 
 /**
@@ -83,10 +90,7 @@ export function planPrivileges(caps: CapState, euid: number, user: TargetUser | 
  */
 export function reduceCapabilities(native: NativeAddon, ambient: boolean): void {
   const st = native.capState();
-  if (excess(st.bounding) !== 0) {
-    if (!has(st.effective, CAP_SETPCAP)) throw new Error('cannot drop capabilities from the bounding set without CAP_SETPCAP');
-    native.capBoundingKeep(KEEP_CAPS);
-  }
+  if (excess(st.bounding) !== 0 && has(st.effective, CAP_SETPCAP)) native.capBoundingKeep(KEEP_CAPS);
   native.capSet(KEEP_CAPS, KEEP_CAPS, ambient ? KEEP_CAPS : 0);
   native.capAmbientSet(ambient ? KEEP_CAPS : 0);
 }

@@ -51,7 +51,15 @@ const ALL = 2 ** 41 - 1;
 
 test('privilege plan: root with every capability drops them before set-up', () => {
   assert.deepEqual(planPrivileges(caps(ALL), 0, null), { kind: 'drop-now' });
-  assert.deepEqual(planPrivileges(caps(KEEP_CAPS, ALL), 0, null), { kind: 'drop-now' }, 'a wider bounding set is dropped too');
+  assert.deepEqual(planPrivileges(caps(KEEP_CAPS + 2 ** 8, ALL), 0, null), { kind: 'drop-now' }, 'a wider bounding set is dropped too (CAP_SETPCAP)');
+});
+
+test('privilege plan: a wide bounding set matters for root only, and is dropped only with CAP_SETPCAP', () => {
+  assert.deepEqual(planPrivileges(caps(KEEP_CAPS, ALL, KEEP_CAPS), 998, null), { kind: 'keep' }, 'systemd User= with AmbientCapabilities');
+  const r = planPrivileges(caps(KEEP_CAPS, ALL), 0, null);
+  assert.equal(r.kind, 'keep');
+  assert.match(r.kind === 'keep' ? r.warning ?? '' : '', /^cannot drop capabilities from the bounding set without CAP_SETPCAP; running with CapEff 0000000000003000/);
+  assert.deepEqual(planPrivileges(caps(ALL, KEEP_CAPS, KEEP_CAPS), 998, null), { kind: 'drop-now' }, 'a non-root uid with more than the two');
 });
 
 test('privilege plan: exactly CAP_NET_ADMIN|CAP_NET_RAW is kept (systemd bounding set, after re-execution)', () => {
