@@ -124,8 +124,26 @@ describe('lab', { skip }, () => {
       assert.equal(await carrier(p, 'eth1'), '1');
     });
 
+    it('fail --delete removes the NIC and its port; repair re-creates them as they were', async () => {
+      await labFail(p, 'eth1', { delete: true });
+      await assert.rejects(carrier(p, 'eth1'), /No such file/, 'eth1 is gone from the host namespace');
+      assert.ok(!(await bridgePorts(p)).includes('swp1'));
+      const s = await labStatus(p);
+      assert.equal(s.links[1].port?.fault, 'deleted');
+      assert.equal(s.links[1].mac, null);
+      assert.match(formatStatus(s), /deleted \(swp1\)/);
+      await assert.rejects(labFail(p, 'eth1', { delete: true }), /eth1 is already deleted/);
+      await labRepair(p, 'eth1');
+      assert.equal(await carrier(p, 'eth1'), '1');
+      assert.equal((await swLink(p, 'swp1')).master, 'br0');
+      const s2 = await labStatus(p);
+      assert.equal(s2.links[1].mac, '02:00:00:00:01:01');
+      assert.equal(s2.links[1].port?.fault, 'none');
+    });
+
     it('rejects an unknown interface', async () => {
       await assert.rejects(labFail(p, 'eth7'), /unknown interface 'eth7'/);
+      await assert.rejects(labFail(p, 'peerp0', { delete: true }), /not a host NIC/);
     });
   });
 
@@ -194,6 +212,7 @@ describe('lab', { skip }, () => {
     try {
       assert.equal(await labMain(['up', '--bogus']), 2);
       assert.equal(await labMain(['fail']), 2);
+      assert.equal(await labMain(['fail', 'eth0', '--silent', '--delete']), 2);
       assert.equal(await labMain(['frobnicate']), 2);
       assert.equal(await labMain(['--help']), 0);
       assert.equal(await labMain(['up', '--nics', '2', '--standby', '2', '--prefix', 'zzbad']), 2);
