@@ -170,7 +170,7 @@ function summarize(r: Results): { rows: Row[]; bars: Bar[] } {
     lat.target = `≤+100 µs (+${added.toFixed(0)})`;
     lat.met = added <= 100;
   }
-  rows.push(lat);
+  rows.push(lat, vs('latency', 'ipmp_fast_us', 'direct_fast_us', 'direct', 'RTT median, pings 0.5 ms apart'));
   rows.push(abs('aggregation', 'tcp8_pct_of_sum', '8 streams goodput / sum of rates', '≥', 90));
   rows.push(abs('aggregation', 'tcp8_l2_pct_of_sum', '8 streams L2 tx / sum of rates', '≥'));
   rows.push(abs('aggregation', 'tcp1_max_nic_share', '1 stream: busiest NIC share', '≥', 0.95));

@@ -5,7 +5,7 @@
 import { hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
 import { iperf, iperfServer, pingRtts, waitNicsOk, type Daemon, type IperfResult } from './tools.js';
 import { cpuMicros, deltas, median, NsAnchor, progress, rssKb, sleep, type NicCounters } from './sys.js';
-import { SMALL, TCP8, udp1400, type Params } from './baseline.js';
+import { FAST_PINGS, FAST_PING_S, SMALL, TCP8, udp1400, type Params } from './baseline.js';
 import type { Results } from './results.js';
 
 const PEER = '198.18.0.1';
@@ -75,7 +75,9 @@ export async function runForwarding(lab: LabInfo, d: Daemon, anchor: NsAnchor, p
 
     const rtt = await pingRtts(host, PEER, p.pingCount);
     r.add('latency', 'ipmp_us', 'µs', median(rtt));
-    r.raw.push({ scenario: 'ipmp-forwarding', run: i, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt });
+    const fast = await pingRtts(host, PEER, FAST_PINGS, FAST_PING_S);
+    r.add('latency', 'ipmp_fast_us', 'µs', median(fast));
+    r.raw.push({ scenario: 'ipmp-forwarding', run: i, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt, fastRttUs: fast });
   }
   peerAnchor.stop();
 }
