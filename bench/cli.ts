@@ -66,7 +66,8 @@ function parseArgs(argv: string[]): Options | string {
   if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1 && o.runs <= 20)) return '--runs: expected 1..20';
   if (!(Number.isInteger(o.soakMinutes) && o.soakMinutes >= 0 && o.soakMinutes <= 120)) return '--soak-minutes: expected 0..120';
   if (o.soakMinutes === 0) o.only.delete('memory');
-  if (!o.quick && o.svg === undefined) o.svg = join(REPO, 'bench', 'results', 'latest.svg');
+  const partial = PARTS.some((x) => x !== 'memory' && !o.only.has(x));
+  if (!o.quick && !partial && o.svg === undefined) o.svg = join(REPO, 'bench', 'results', 'latest.svg');
   return o;
 }
 
@@ -175,7 +176,9 @@ function summarize(r: Results): { rows: Row[]; bars: Bar[] } {
   rows.push(abs('aggregation', 'tcp8_l2_pct_of_sum', '8 streams L2 tx / sum of rates', '≥'));
   rows.push(abs('aggregation', 'tcp1_max_nic_share', '1 stream: busiest NIC share', '≥', 0.95));
   for (const k of ['failover_link', 'failover_probe']) {
-    rows.push(abs(k, 'out_gap_ms', 'longest gap host→peer', '≤'), abs(k, 'in_gap_ms', 'longest gap peer→host', '≤'),
+    const gap = (metric: string, quiet: string, what: string): Row | null => (k === 'failover_link'
+      ? vs(k, metric, quiet, 'no failure', what) : abs(k, metric, what, '≤'));
+    rows.push(gap('out_gap_ms', 'quiet_out_gap_ms', 'longest gap host→peer'), gap('in_gap_ms', 'quiet_in_gap_ms', 'longest gap peer→host'),
       abs(k, 'lost_pkts', 'datagrams lost (both ways)', '≤'));
   }
   rows.push(abs('idle', 'cpu_pct', 'ipmpd CPU at rest', '≤', 1), abs('idle', 'rss_mb', 'ipmpd RSS', '≤', 80));

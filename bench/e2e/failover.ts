@@ -2,7 +2,8 @@
 // address bound to the NIC that fails) while that NIC fails; each receiver reports its
 // longest gap between arrivals. Link-based: the switch port goes down (carrier loss).
 // Probe-based: the port is detached silently (carrier stays up) and only probes can notice.
-// Also the throughput trace for the SVG: 8 TCP streams with per-NIC tx sampled every
+// A control run of the same flows without a failure gives the longest gap the machine causes
+// by itself, the baseline of the link-based gaps. Also the throughput trace for the SVG: 8 TCP streams with per-NIC tx sampled every
 // 100 ms through a failure and a repair of eth0.
 
 import { dirname, join } from 'node:path';
@@ -12,6 +13,7 @@ import { hostNs, labFail, labRepair, peerNs, spawnIn, type LabInfo } from '../..
 import { iperf, waitNicsOk, type Daemon } from './tools.js';
 import { deltas, NsAnchor, progress, sleep } from './sys.js';
 import { NICS } from './forward.js';
+import { LINK_FLAP_WINDOW_NS, LINK_UP_PERMIN } from '../../src/control/detectors/link.js';
 import { TCP8, type Params } from './baseline.js';
 import type { Results, Trace } from './results.js';
 
@@ -20,6 +22,33 @@ const PEER = '198.18.0.1';
 const HZ = 1000;
 
 interface FlowOut { received: number; lost: number; maxGapMs: number; gapAtMs: number }
+
+/**
+ * Link-ups the bench caused per NIC (performance.now() ms). ipmpd damps link flapping like
+ * in.mpathd: without probing, a third link-up within a minute is not taken as a repair until
+ * the minute has passed. Each link-based failure waits, when needed, so that the repair that
+ * follows it is not damped (a damped repair would leave the NIC failed for the next run).
+ */
+const linkUps = new Map<string, number[]>();
+const FLAP_WINDOW_MS = LINK_FLAP_WINDOW_NS / 1e6;
+
+async function waitUndamped(nics: readonly string[]): Promise<void> {
+  let until = 0;
+  for (const n of nics) {
+    const ups = linkUps.get(n) ?? [];
+    if (ups.length >= LINK_UP_PERMIN) until = Math.max(until, ups[ups.length - LINK_UP_PERMIN] + FLAP_WINDOW_MS + 500);
+  }
+  const wait = until - performance.now();
+  if (wait <= 0) return;
+  progress(`waiting ${(wait / 1000).toFixed(0)} s: a repair now would be damped as link flapping`);
+  await sleep(wait);
+}
+
+function recordUp(nic: string): void {
+  const ups = linkUps.get(nic) ?? [];
+  ups.push(performance.now());
+  linkUps.set(nic, ups.slice(-LINK_UP_PERMIN));
+}
 
 /** Starts a udpflow end in `ns`; resolves with the child and a promise of its JSON line. */
 function flow(ns: string, args: string[], timeoutMs: number): { child: ChildProcess; done: Promise<string> } {
@@ -41,10 +70,12 @@ function listening(c: ChildProcess): Promise<void> {
 }
 
 /** One failover run; returns the gaps (ms) each way and the NIC that failed. */
-async function failoverRun(lab: LabInfo, d: Daemon, anchor: NsAnchor, flowMs: number, silent: boolean):
+async function failoverRun(lab: LabInfo, d: Daemon, anchor: NsAnchor, flowMs: number, silent: boolean, fail = true):
   Promise<{ nic: string; out: FlowOut; in: FlowOut; inAddr: string }> {
   const host = hostNs(lab.prefix);
   const peer = peerNs(lab.prefix);
+  // Which NIC carries the flow is known only once it runs: both must be free to fail.
+  if (!silent && fail) await waitUndamped(NICS);
   const bound = flowMs + 20_000;
   const rxOut = flow(peer, ['recv', '6001', String(flowMs)], bound);
   const rxIn = flow(host, ['recv', '6002', String(flowMs)], bound);
@@ -58,15 +89,28 @@ async function failoverRun(lab: LabInfo, d: Daemon, anchor: NsAnchor, flowMs: nu
   const inAddr = snap.addresses.find((a) => a.inbound === nic)?.address ?? snap.addresses[0].address;
   const txIn = flow(peer, ['send', inAddr, '6002', String(HZ), String(flowMs - 700)], bound);
   await sleep(Math.min(1000, flowMs / 4));
-  await labFail(lab.prefix, nic, { silent });
+  if (fail) await labFail(lab.prefix, nic, { silent });
   const [o, i] = await Promise.all([rxOut.done, rxIn.done, txOut.done, txIn.done]);
-  await labRepair(lab.prefix, nic);
+  if (fail) {
+    await labRepair(lab.prefix, nic);
+    if (!silent) recordUp(nic);
+  }
   return { nic, out: JSON.parse(o) as FlowOut, in: JSON.parse(i) as FlowOut, inAddr };
 }
 
 export async function runFailover(lab: LabInfo, d: Daemon, anchor: NsAnchor, p: Params, r: Results,
   kind: 'link' | 'probe'): Promise<void> {
   const key = kind === 'link' ? 'failover_link' : 'failover_probe';
+  if (kind === 'link') {
+    // The same flows without a failure: the longest gap the machine itself causes
+    // (scheduling of the senders, receivers and ipmpd), to read the failover gaps against.
+    await waitNicsOk(d, NICS, 30_000);
+    progress('failover flows without a failure (control run)');
+    const c = await failoverRun(lab, d, anchor, p.linkFlowMs, false, false);
+    r.add(key, 'quiet_out_gap_ms', 'ms', c.out.maxGapMs);
+    r.add(key, 'quiet_in_gap_ms', 'ms', c.in.maxGapMs);
+    r.raw.push({ scenario: `${key}_control`, run: 0, ...c });
+  }
   for (let i = 0; i < p.failoverN; i++) {
     await waitNicsOk(d, NICS, 30_000);
     progress(`failover (${kind}-based): run ${i + 1}/${p.failoverN}`);
@@ -81,6 +125,7 @@ export async function runFailover(lab: LabInfo, d: Daemon, anchor: NsAnchor, p: 
 
 /** Per-NIC throughput every 100 ms through a failure of eth0 at 1/3 and a repair at 2/3. */
 export async function runTrace(lab: LabInfo, d: Daemon, anchor: NsAnchor, p: Params, r: Results): Promise<void> {
+  await waitUndamped(['eth0']);
   await waitNicsOk(d, NICS, 30_000);
   progress(`throughput trace through eth0 failure and repair: ${p.traceSec} s`);
   const trace: Trace = { nics: NICS, samples: [], events: [] };
@@ -105,6 +150,7 @@ export async function runTrace(lab: LabInfo, d: Daemon, anchor: NsAnchor, p: Par
     await sleep(Math.max(0, (2 * p.traceSec * 1000) / 3 - (performance.now() - t0)));
     trace.events.push({ t: (performance.now() - t0) / 1000, what: 'eth0 repaired' });
     await labRepair(lab.prefix, 'eth0');
+    recordUp('eth0');
     await load.catch(() => undefined);
     await sleep(300);
   } finally {

@@ -23,6 +23,12 @@ import { shiftVnetOffsets, vnetIsGso } from '../wire/vnet.js';
 import { validateIpv4 } from '../wire/ipv4.js';
 
 const ETHERTYPE_IPV4 = 0x0800;
+/**
+ * How long a fresh next-hop MAC is reused without a neighbour lookup (while the table is
+ * unchanged): consecutive packets of a batch mostly share a next hop. An entry that turns
+ * stale in this window has its refresh request sent at most this much later.
+ */
+const NH_CACHE_MS = 50;
 
 export class TxPath {
   readonly tables: TableReader;
@@ -37,6 +43,11 @@ export class TxPath {
   private readonly outLens = new Int32Array(BATCH);
   private readonly outNic = new Uint8Array(BATCH);
   private readonly key = new Uint8Array(16);
+  /** The last fresh IPv4 next hop and its MAC: reused while the neighbour table has not changed. */
+  private nhCached = -1;
+  private nhVersion = -1;
+  private nhAt = 0;
+  private readonly nhMac = new Uint8Array(6);
   readonly pending: PendingQueue;
   readonly resolver: Resolver;
   private readonly tx6: Tx6;
@@ -128,14 +139,27 @@ export class TxPath {
       this.counters.bucket(bucket);
       const nh = t.nextHop4(dst);
       if (nh < 0) { this.counters.drop(D.no_route); return false; }
-      const k = this.key;
-      k[0] = nh >>> 24; k[1] = (nh >>> 16) & 0xff; k[2] = (nh >>> 8) & 0xff; k[3] = nh & 0xff;
-      const r = this.neigh.lookup(4, k, 0, now, b, eth);
-      if (r === LOOKUP_MISS) {
-        this.pending.enqueue(nh, nic, b, base, len, now);
-        return false;
+      const ver = this.neigh.version();
+      const c = this.nhMac;
+      if (nh === this.nhCached && ver === this.nhVersion && now - this.nhAt < NH_CACHE_MS && now >= this.nhAt) {
+        for (let j = 0; j < 6; j++) b[eth + j] = c[j];
+      } else {
+        const k = this.key;
+        k[0] = nh >>> 24; k[1] = (nh >>> 16) & 0xff; k[2] = (nh >>> 8) & 0xff; k[3] = nh & 0xff;
+        const r = this.neigh.lookup(4, k, 0, now, b, eth);
+        if (r === LOOKUP_MISS) {
+          this.pending.enqueue(nh, nic, b, base, len, now);
+          return false;
+        }
+        if (r !== LOOKUP_FRESH) {
+          this.resolver.refresh4(nh, b, ip, now);
+          this.nhCached = -1;
+        } else {
+          // The table's version was read before the lookup: any later write invalidates this.
+          this.nhCached = nh; this.nhVersion = ver; this.nhAt = now;
+          for (let j = 0; j < 6; j++) c[j] = b[eth + j];
+        }
       }
-      if (r !== LOOKUP_FRESH) this.resolver.refresh4(nh, b, ip, now);
     }
     if (nic === NO_NIC || !t.nicActive[nic]) { this.counters.drop(D.no_active_nic); return false; }
     this.outNic[i] = nic;
