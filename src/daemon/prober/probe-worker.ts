@@ -34,6 +34,8 @@ import type {
 const HEARTBEAT_MS = 50;
 /** How often the worker tells the main thread it is alive. */
 export const ALIVE_MS = 200;
+/** How often a probe socket that could not be opened is tried again. */
+const OPEN_RETRY_NS = 1e9;
 /** A gap between loop turns longer than this is a stall (well above the heartbeat). */
 const STALL_NS = 150e6;
 
@@ -47,6 +49,8 @@ export class ProbeWorker {
   private gateways: Record<Family, string[]> = { 4: [], 6: [] };
   private groupFailed = false;
   private readonly offline = new Set<number>();
+  /** NICs the controller holds failed (their engines look for repair, not failure). */
+  private readonly failed = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -59,6 +63,10 @@ export class ProbeWorker {
   private lastFdtMs: number;
   private readonly rows = new Map<string, string>();
   private stopped = false;
+  private nicList: ProberNic[] = [];
+  /** `slot/family` of instances whose socket could not be opened. */
+  private readonly openFailed = new Set<string>();
+  private retryOpenAtNs = Infinity;
   private readonly env: NicProbeEnv;
 
   constructor(
@@ -129,27 +137,50 @@ export class ProbeWorker {
 
   private setNics(list: ProberNic[]): void {
     const now = this.now();
-    for (const k of this.members.update(list, this.env, now, (np) => this.open(np))) this.rows.delete(k);
+    this.nicList = list;
+    const want = new Set(list.flatMap((n) => [...(n.testAddress ? [`${n.slot}/4`] : []), ...(n.testAddress6 ? [`${n.slot}/6`] : [])]));
+    for (const k of this.openFailed) if (!want.has(k)) this.openFailed.delete(k);
+    for (const k of this.members.update(list, this.env, now, (np) => this.open(np, now))) this.rows.delete(k);
     for (const n of list) {
       const m = this.members.get(n.slot);
-      if (m && this.offline.has(n.slot)) this.setProbing(m, false, now);
+      if (!m) continue;
+      // A NIC made again (new ifindex or MAC) keeps the controller's view of it.
+      for (const np of [m.v4, m.v6]) np?.engine.setFailed(this.failed.has(n.slot));
+      if (this.offline.has(n.slot)) this.setProbing(m, false, now);
     }
     this.post({ op: 'sockets', fds: this.members.fds() });
     this.refreshTargets();
   }
 
-  private open<T extends Instance>(np: T): T | null {
+  /**
+   * Opens an instance's socket. One that cannot be opened (e.g. the NIC is still down after
+   * being re-created) is tried again every OPEN_RETRY_NS and when its link comes up; the
+   * error is logged once until it opens.
+   */
+  private open<T extends Instance>(np: T, now: number): T | null {
+    const key = `${np.slot}/${np.family}`;
+    const what = `probe socket on ${np.name} (${np.family === 4 ? 'inet' : 'inet6'})`;
     try {
       np.open(() => this.turn());
+      if (this.openFailed.delete(key)) this.log('info', `${what} is open`);
       return np;
     } catch (e) {
       np.close();
-      this.log('err', `probe socket on ${np.name} (${np.family === 4 ? 'inet' : 'inet6'}): ${(e as Error).message}`);
+      if (!this.openFailed.has(key)) this.log('err', `${what}: ${(e as Error).message}; trying again`);
+      this.openFailed.add(key);
+      this.retryOpenAtNs = now + OPEN_RETRY_NS;
       return null;
     }
   }
 
+  /** Tries the instances that could not be opened again. */
+  private retryOpen(): void {
+    this.retryOpenAtNs = Infinity;
+    if (this.openFailed.size > 0) this.setNics(this.nicList);
+  }
+
   private linkChanged(slot: number, up: boolean): void {
+    if (up && (this.openFailed.has(`${slot}/4`) || this.openFailed.has(`${slot}/6`))) this.retryOpen();
     const m = this.members.get(slot);
     if (!m) return;
     const now = this.now();
@@ -175,6 +206,7 @@ export class ProbeWorker {
     for (const np of this.members.instances()) np.engine.groupFailed = groupFailed;
     for (const s of states) {
       if (s.offline) this.offline.add(s.slot); else this.offline.delete(s.slot);
+      if (s.failed) this.failed.add(s.slot); else this.failed.delete(s.slot);
       const m = this.members.get(s.slot);
       if (!m) continue;
       for (const np of [m.v4, m.v6]) np?.engine.setFailed(s.failed);
@@ -240,6 +272,7 @@ export class ProbeWorker {
       this.lastAliveNs = now;
       this.post({ op: 'alive' });
     }
+    if (now >= this.retryOpenAtNs) this.retryOpen();
     const out: Array<[Instance, ProbeAction[]]> = [];
     for (const np of this.members.instances()) {
       const acts: ProbeAction[] = [];

@@ -38,7 +38,11 @@ export class FakeNative {
     return this.nowNs;
   }
 
+  /** ifindexes whose packetOpen throws (a NIC that is down). */
+  readonly failOpen = new Set<number>();
+
   packetOpen(ifindex: number): number {
+    if (this.failOpen.has(ifindex)) throw new Error('Network is down');
     const s: FakeSocket = { fd: this.nextFd++, ifindex, rx: [], tx: [], memberships: [], cb: null, closed: false };
     this.sockets.push(s);
     return s.fd;

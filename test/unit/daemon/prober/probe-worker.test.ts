@@ -266,3 +266,44 @@ test('a failure fact carries the first lost probe and the other members\' last a
   const other = fail.facts.lastSuccessNs.get(1);
   assert.ok(other && other.v4 === null && other.v6 !== null && other.v6 > first.v6, JSON.stringify(other));
 });
+
+test('a probe socket that cannot be opened is tried again every second and on link up; logged once', () => {
+  h.fake.failOpen.add(10);
+  h.w.onMessage({ op: 'nics', nics: [nic(0, MAC0), nic(1, MAC1)] });
+  const s1 = h.fake.on(11);
+  const errors = (): string[] => h.facts().flatMap((x) => (x.kind === 'log' && x.level === 'err' ? [x.text] : []));
+  assert.deepEqual(errors(), ['probe socket on eth0 (inet6): Network is down; trying again']);
+  run(s1, 3000);
+  assert.equal(errors().length, 1, 'logged once while it keeps failing');
+  assert.throws(() => h.fake.on(10));
+
+  h.fake.failOpen.delete(10);
+  run(s1, 1000);
+  const s0 = h.fake.on(10);
+  assert.ok(h.facts().some((x) => x.kind === 'log' && x.text === 'probe socket on eth0 (inet6) is open'));
+  assert.deepEqual(s0.memberships, ['33:33:ff:00:00:01']);
+  const sockets = h.posted.flatMap((m) => (m.op === 'sockets' ? [m.fds] : [])).at(-1);
+  assert.deepEqual(sockets?.sort(), [s0.fd, s1.fd].sort(), 'the main thread learns the new socket');
+
+  // Down again when re-created: link up retries at once.
+  h.fake.failOpen.add(12);
+  h.w.onMessage({ op: 'nics', nics: [{ ...nic(0, MAC0), ifindex: 12 }, nic(1, MAC1)] });
+  assert.throws(() => h.fake.on(12));
+  h.fake.failOpen.delete(12);
+  h.w.onMessage({ op: 'link', slot: 0, up: true });
+  assert.equal(h.fake.on(12).ifindex, 12);
+});
+
+test('a NIC made again (new ifindex) while failed is repaired by fresh acks', () => {
+  h.w.onMessage({ op: 'nics', nics: [nic(0, MAC0)] });
+  h.w.onMessage({ op: 'routes', gateways: [], gateways6: [PEER_LL] });
+  h.w.onMessage({ op: 'state', nics: [{ slot: 0, failed: true, offline: false }], groupFailed: false });
+  h.w.onMessage({ op: 'nics', nics: [{ ...nic(0, MAC0), ifindex: 12 }] });
+  const s = h.fake.on(12);
+  h.fake.deliver(s, buildNeighborAdvert(PEER_MAC, parseIpv6(PEER_LL), MAC0, parseIpv6(LL0), NA_FLAG_SOLICITED));
+  run(s, 3000, (sent) => { if (sent[54] === 128) s.rx.push(echoReply(sent, PEER_MAC, PEER_LL)); });
+  const repair = h.facts().filter((x) => x.kind === 'repair');
+  assert.ok(repair.length >= 1, 'repair reported');
+  assert.deepEqual(repair[0], { kind: 'repair', slot: 0, family: 6 });
+  assert.ok(!h.facts().some((x) => x.kind === 'failure'));
+});
