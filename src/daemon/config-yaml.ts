@@ -251,6 +251,9 @@ class Walker {
       const addr = canonicalAddress(this.str(n, key, 'an IPv4 or IPv6 address'));
       if (!addr) this.expect(n, key, 'an IPv4 or IPv6 address');
       if (out.includes(addr.address)) this.fail(n, key, `duplicate target ${addr.address}`);
+      if (addr.family === 6 && !isLinkLocal6(addr.address)) {
+        this.warnings.push(`${this.file}:${this.line(n)}: ${key}: ${addr.address} is not link-local; IPv6 probe targets must be link-local, so it is not used`);
+      }
       out.push(addr.address);
     }
     return out;

@@ -50,3 +50,12 @@ test('the link-local of a MAC is modified EUI-64 (RFC 4291 appendix A)', () => {
   assert.equal(eui64LinkLocal(new Uint8Array([0x00, 0x1b, 0x21, 0x3c, 0x4d, 0x5e])), 'fe80::21b:21ff:fe3c:4d5e');
   assert.equal(eui64LinkLocal(new Uint8Array([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff])), 'fe80::fcff:ffff:feff:ffff');
 });
+
+test('an IPv6 target that is not link-local is warned about (it is never used)', () => {
+  const y = `groups:\n  ipmp0:\n    interfaces: { eth0: { test-address6: link-local } }\n    targets: [fe80::1, 2001:db8::1]\n`;
+  const r = parseConfigYaml(y, F);
+  assert.deepEqual(r.groups[0]!.targets, ['fe80::1', '2001:db8::1']);
+  assert.deepEqual(r.warnings, [
+    `${F}:4: groups.ipmp0.targets: 2001:db8::1 is not link-local; IPv6 probe targets must be link-local, so it is not used`,
+  ]);
+});
