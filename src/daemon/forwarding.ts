@@ -20,8 +20,9 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { Counters, X_ARP_REPLIES, X_ARP_REQUESTS, X_DEFENCES, type DropReason } from '../tables/counters.js';
+import { Counters, X_ARP_REPLIES, X_ARP_REQUESTS, X_DEFENCES, X_REQUESTS_LIMITED, type DropReason } from '../tables/counters.js';
 import { ConflictRing, type ConflictReport } from '../tables/conflicts.js';
+import { SolicitTable } from '../tables/solicits.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { TablesWriter } from '../tables/shared-tables.js';
 import {
@@ -70,6 +71,8 @@ export interface ForwardingDump {
   arpNdReplies: number;
   /** ARP requests and NSs sent to resolve next hops. */
   neighbourRequests: number;
+  /** Requests withheld: over the overall request budget. */
+  neighbourRequestsLimited: number;
   /** Gratuitous ARPs / unsolicited NAs sent to defend an address against a conflict. */
   conflictDefences: number;
   /** Conflicts logged. */
@@ -81,6 +84,8 @@ export class Forwarding {
   readonly rxCounters = new Counters();
   readonly neighbours = new NeighbourTable();
   readonly conflicts = new ConflictRing();
+  /** Neighbour requests of the TX path, read by the RX path: lives as long as the workers' tables. */
+  readonly solicits = new SolicitTable();
   /** Conflict reports logged, and reports overwritten in the ring before they were read. */
   readonly conflictStats = { reported: 0, missed: 0 };
   /** Names a NIC slot in conflict log lines. */
@@ -124,6 +129,7 @@ export class Forwarding {
       drops: { in: this.rxCounters.dropsByReason(), out: this.txCounters.dropsByReason() },
       arpNdReplies: this.rxCounters.extraValue(X_ARP_REPLIES),
       neighbourRequests: this.txCounters.extraValue(X_ARP_REQUESTS),
+      neighbourRequestsLimited: this.txCounters.extraValue(X_REQUESTS_LIMITED),
       conflictDefences: this.rxCounters.extraValue(X_DEFENCES),
       conflictsReported: this.conflictStats.reported,
     };
@@ -133,7 +139,7 @@ export class Forwarding {
     const data: ForwardingWorkerData = {
       role: slot.role, tunFd: this.tunFd, tables: this.tables.view.sab, neighbours: this.neighbours.sab,
       txCounters: this.txCounters.sab, rxCounters: this.rxCounters.sab, heartbeat: slot.beat.buffer as SharedArrayBuffer,
-      conflicts: this.conflicts.sab,
+      conflicts: this.conflicts.sab, solicits: this.solicits.sab,
     };
     Atomics.store(slot.beat, HB_HOOK, 0);
     const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-${slot.role}` });

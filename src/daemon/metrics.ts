@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { DROP_REASONS, X_ARP_REPLIES, X_ARP_REQUESTS, X_DEFENCES } from '../tables/counters.js';
+import { DROP_REASONS, X_ARP_REPLIES, X_ARP_REQUESTS, X_DEFENCES, X_REQUESTS_LIMITED } from '../tables/counters.js';
 import type { Daemon } from './daemon.js';
 
 const IF_STATES = ['ok', 'failed', 'offline', 'unknown'] as const;
@@ -79,6 +79,8 @@ export function buildRegistry(daemon: Daemon): Registry {
     (rt) => rt.forwarding?.rxCounters.extraValue(X_ARP_REPLIES) ?? 0);
   perGroup('ipmp_neighbour_requests_total', 'ARP requests and neighbour solicitations sent to resolve next hops',
     (rt) => rt.forwarding?.txCounters.extraValue(X_ARP_REQUESTS) ?? 0);
+  perGroup('ipmp_neighbour_requests_limited_total', 'ARP requests and neighbour solicitations withheld over the overall request budget',
+    (rt) => rt.forwarding?.txCounters.extraValue(X_REQUESTS_LIMITED) ?? 0);
   perGroup('ipmp_conflict_defences_total', 'Gratuitous ARPs and unsolicited NAs sent to defend an address a foreign MAC claimed',
     (rt) => rt.forwarding?.rxCounters.extraValue(X_DEFENCES) ?? 0);
   perGroup('ipmp_address_conflicts_total', 'Address conflicts logged (a foreign MAC claiming a data or test address)',

@@ -15,6 +15,7 @@ import { loadNative } from '../io/native.js';
 import { nativePacketPort, nativeTunPort } from '../io/native-ports.js';
 import { Counters } from '../tables/counters.js';
 import { ConflictRing } from '../tables/conflicts.js';
+import { SolicitTable } from '../tables/solicits.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { MAX_NICS, TablesView } from '../tables/shared-tables.js';
 import { POLL_MS } from './layout.js';
@@ -33,9 +34,10 @@ function main(): void {
   const tun = nativeTunPort(native, d.tunFd);
   const port = nativePacketPort(native);
   const beat = new Int32Array(d.heartbeat);
-  const tx = d.role === 'rx' ? null : new TxPath(view, neigh, new Counters(d.txCounters), tun, port);
+  const solicits = new SolicitTable(d.solicits);
+  const tx = d.role === 'rx' ? null : new TxPath(view, neigh, new Counters(d.txCounters), tun, port, solicits);
   const rx = d.role === 'tx' ? null
-    : new RxPath(view, neigh, new Counters(d.rxCounters), tun, port, d.conflicts ? new ConflictRing(d.conflicts) : null);
+    : new RxPath(view, neigh, new Counters(d.rxCounters), tun, port, d.conflicts ? new ConflictRing(d.conflicts) : null, solicits);
   parentPort?.postMessage({ ready: d.role });
   if (tx && rx) loopBoth(native, view, d.tunFd, tx, rx, beat);
   else {

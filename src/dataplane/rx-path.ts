@@ -26,6 +26,7 @@ import { TableReader } from './table-reader.js';
 import { Rx6 } from './rx6.js';
 import { Counters, D, X_ARP_REPLIES, X_BATCHES, X_TUN_BYTES, X_TUN_PKTS } from '../tables/counters.js';
 import { CK_DATA, CK_TEST, ConflictRing } from '../tables/conflicts.js';
+import { SOLICIT_ANSWER_MS, SolicitTable } from '../tables/solicits.js';
 import { LOOKUP_MISS, NeighbourTable, coarseNowMs } from '../tables/neighbours.js';
 import { H_ACK_RX, MAX_NICS, NO_NIC, TablesView } from '../tables/shared-tables.js';
 import type { PacketPort, TunPort } from '../io/ports.js';
@@ -64,15 +65,22 @@ export class RxPath {
   readonly limiter = new SourceLimiter();
   private readonly guard: ConflictGuard;
 
+  private readonly solicits: SolicitTable;
+
+  /**
+   * `conflicts`: where address conflicts are reported (none in tests that do not look);
+   * `solicits`: the TX path's requests, to recognise answers to them.
+   */
   constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort,
-    conflicts: ConflictRing | null = null) {
+    conflicts: ConflictRing | null = null, solicits = new SolicitTable()) {
     this.tables = new TableReader(view, H_ACK_RX);
     this.neigh = neigh;
     this.counters = counters;
     this.tun = tun;
     this.port = port;
+    this.solicits = solicits;
     this.guard = new ConflictGuard(this.tables, counters, port, conflicts);
-    this.rx6 = new Rx6(this.tables, neigh, counters, port, this.limiter, this.guard);
+    this.rx6 = new Rx6(this.tables, neigh, counters, port, this.limiter, this.guard, solicits);
   }
 
   private refresh(): void {
@@ -206,7 +214,8 @@ export class RxPath {
     }
     const target = t.findAddr4(tpa);
     const answer = op === ARP_OP_REQUEST && target >= 0 && t.addr4Bound[target] !== NO_NIC;
-    let learn = spa !== 0 && ((op === ARP_OP_REQUEST && target >= 0) || (op === ARP_OP_REPLY && !group));
+    const replyToUs = op === ARP_OP_REPLY && !group;
+    let learn = spa !== 0 && ((op === ARP_OP_REQUEST && target >= 0) || replyToUs);
     if (!learn && spa !== 0 && (op === ARP_OP_REPLY || spa === tpa)) {
       learn = this.neigh.lookup(4, b, arp + ARP_SPA, now, this.scratch, 0) !== LOOKUP_MISS;
     }
@@ -216,8 +225,12 @@ export class RxPath {
       this.counters.drop(D.rate_limited);
       return;
     }
-    // spa as 4 key bytes sits in the packet itself: no copy needed.
-    if (learn) this.neigh.update(4, b, arp + ARP_SPA, b, arp + ARP_SHA, now);
+    // spa as 4 key bytes sits in the packet itself: no copy needed. Only the answer to one of
+    // our requests may take the place of a fresh entry.
+    if (learn) {
+      const asked = replyToUs && this.solicits.wanted(4, b, arp + ARP_SPA, now, SOLICIT_ANSWER_MS);
+      this.neigh.update(4, b, arp + ARP_SPA, b, arp + ARP_SHA, now, asked);
+    }
     if (!answer) return;
     const bound = t.addr4Bound[target];
     const r = this.reply;

@@ -25,6 +25,7 @@ import { SourceLimiter } from './ratelimit.js';
 import { TableReader } from './table-reader.js';
 import { Counters, D, X_ARP_REPLIES, X_TUN_BYTES } from '../tables/counters.js';
 import { CK_DATA, CK_TEST } from '../tables/conflicts.js';
+import { SOLICIT_ANSWER_MS, SolicitTable } from '../tables/solicits.js';
 import { LOOKUP_MISS, NeighbourTable } from '../tables/neighbours.js';
 import { NO_NIC } from '../tables/shared-tables.js';
 import type { PacketPort } from '../io/ports.js';
@@ -53,6 +54,7 @@ export class Rx6 {
     private readonly port: PacketPort,
     private readonly limiter: SourceLimiter,
     private readonly guard: ConflictGuard,
+    private readonly solicits: SolicitTable,
   ) {}
 
   /**
@@ -158,7 +160,7 @@ export class Rx6 {
     } else if (!this.admit(b, ip + IPV6_SRC, sll, now)) {
       return;
     }
-    if (learn) this.neigh.update(6, b, ip + IPV6_SRC, b, sll, now);
+    if (learn) this.neigh.update(6, b, ip + IPV6_SRC, b, sll, now, false);
     if (bound === NO_NIC) return;
     const r = this.reply;
     r.fill(0, 0, VNET_LEN);
@@ -190,7 +192,8 @@ export class Rx6 {
     if (this.ours(b, target, tll, nic, now)) return;
     if (!solicited && this.neigh.lookup(6, b, target, now, this.scratch, 0) === LOOKUP_MISS) return;
     if (!this.admit(b, target, tll, now)) return;
-    this.neigh.update(6, b, target, b, tll, now);
+    // Only the answer to one of our solicitations may take the place of a fresh entry.
+    this.neigh.update(6, b, target, b, tll, now, solicited && this.solicits.wanted(6, b, target, now, SOLICIT_ANSWER_MS));
   }
 }
 

@@ -18,6 +18,7 @@ import { Tx6 } from './tx6.js';
 import { Counters, D, X_BATCHES, X_TUN_BYTES, X_TUN_PKTS } from '../tables/counters.js';
 import { LOOKUP_FRESH, LOOKUP_MISS, NeighbourTable, coarseNowMs } from '../tables/neighbours.js';
 import { H_ACK_TX, NO_NIC, TablesView } from '../tables/shared-tables.js';
+import type { SolicitTable } from '../tables/solicits.js';
 import type { PacketPort, TunPort } from '../io/ports.js';
 import { shiftVnetOffsets, vnetIsGso } from '../wire/vnet.js';
 import { validateIpv4 } from '../wire/ipv4.js';
@@ -52,13 +53,14 @@ export class TxPath {
   readonly resolver: Resolver;
   private readonly tx6: Tx6;
 
-  constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort) {
+  constructor(view: TablesView, neigh: NeighbourTable, counters: Counters, tun: TunPort, port: PacketPort,
+    solicits?: SolicitTable) {
     this.tables = new TableReader(view, H_ACK_TX);
     this.neigh = neigh;
     this.counters = counters;
     this.tun = tun;
     this.port = port;
-    this.resolver = new Resolver(this.tables, port, counters);
+    this.resolver = new Resolver(this.tables, port, counters, solicits);
     this.pending = new PendingQueue(this.tables, neigh, port, counters, this.resolver);
     this.tx6 = new Tx6(this.tables, neigh, counters, this.pending, this.resolver);
   }

@@ -27,4 +27,6 @@ export interface ForwardingWorkerData {
   heartbeat: SharedArrayBuffer;
   /** Address conflict reports from the RX path (tables/conflicts.ts). */
   conflicts?: SharedArrayBuffer;
+  /** The TX path's neighbour requests, read by the RX path (tables/solicits.ts). */
+  solicits?: SharedArrayBuffer;
 }

@@ -42,6 +42,8 @@ export const X_TUN_BYTES = 4;
 export const X_LOOPS = 5;
 /** Defensive announcements sent after a conflict (gratuitous ARP / unsolicited NA with our MAC). */
 export const X_DEFENCES = 6;
+/** ARP requests / neighbour solicitations withheld: over the overall request budget (resolver.ts). */
+export const X_REQUESTS_LIMITED = 7;
 const N_EXTRA = 8;
 /** Packets sent per flow bucket (TX): the control plane tells busy buckets from idle ones. */
 const OFF_BUCKET_PKTS = OFF_EXTRA + N_EXTRA;

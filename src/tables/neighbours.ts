@@ -7,7 +7,8 @@
  * has its own sequence lock so a reader never sees half an update. Entries are
  * never deleted, only aged: a reader treats an entry older than NEIGH_EXPIRE_MS
  * as absent and one older than NEIGH_STALE_MS as due for re-resolution. When the
- * table is full the oldest entry in the probe window is overwritten.
+ * probe window is full the oldest entry in it is overwritten, but only for a
+ * neighbour we asked for; an unsolicited one never displaces a fresh entry.
  *
  * Entry (NEIGH_SIZE bytes): seq i32 @0, family u8 @4, used u8 @5, pad, time i32 @8
  * (ms, coarse clock modulo 2^31), key[16] @12, mac[6] @28.
@@ -104,8 +105,15 @@ export class NeighbourTable {
     return LOOKUP_MISS;
   }
 
-  /** Writer only: inserts or refreshes key → mac[macOff..+6]. */
-  update(family: number, key: Uint8Array, off: number, mac: Uint8Array, macOff: number, now: number): void {
+  /**
+   * Writer only: inserts or refreshes key → mac[macOff..+6]. A new key takes a
+   * free place in its probe window, else the oldest entry's; with
+   * `evictFresh` false (an unsolicited neighbour) it takes only a free place or
+   * one older than NEIGH_STALE_MS, so entries in use are never pushed out by
+   * strangers. Returns false when the key found no place.
+   */
+  update(family: number, key: Uint8Array, off: number, mac: Uint8Array, macOff: number, now: number,
+    evictFresh = true): boolean {
     const start = hashKey(family, key, off);
     let victim = -1;
     let victimAge = -1;
@@ -118,7 +126,10 @@ export class NeighbourTable {
       const age = (now - this.i32[(base + E_TIME) >> 2] + 0x7fffffff) % 0x7fffffff;
       if (age > victimAge) { victim = idx; victimAge = age; }
     }
-    if (slot < 0) slot = victim;
+    if (slot < 0) {
+      if (!evictFresh && victimAge <= NEIGH_STALE_MS) return false;
+      slot = victim;
+    }
     const base = this.base(slot);
     const seqIdx = base >> 2;
     Atomics.add(this.i32, seqIdx, 1);
@@ -130,6 +141,7 @@ export class NeighbourTable {
     for (let i = 0; i < 6; i++) this.u8[base + E_MAC + i] = mac[macOff + i];
     Atomics.add(this.i32, seqIdx, 1);
     Atomics.add(this.i32, 0, 1);
+    return true;
   }
 
   /** Off the hot path: every live entry, for dumps and tests. */

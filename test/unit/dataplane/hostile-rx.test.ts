@@ -8,7 +8,8 @@ import { VLAN_MARK_LEN } from '../../../src/dataplane/bpf.js';
 import { RL_SOURCE_BURST } from '../../../src/dataplane/ratelimit.js';
 import { DROP_REASONS, D, X_ARP_REPLIES, X_DEFENCES } from '../../../src/tables/counters.js';
 import { ConflictRing } from '../../../src/tables/conflicts.js';
-import { LOOKUP_FRESH, LOOKUP_MISS, coarseNowMs } from '../../../src/tables/neighbours.js';
+import { LOOKUP_FRESH, LOOKUP_MISS, NEIGH_CAPACITY, coarseNowMs } from '../../../src/tables/neighbours.js';
+import { SolicitTable } from '../../../src/tables/solicits.js';
 import { AF_TEST } from '../../../src/tables/shared-tables.js';
 import { ARP_OP_REPLY, ARP_OP_REQUEST, arpOp, arpSpa, arpTpa, writeArpBody } from '../../../src/wire/arp.js';
 import { wr16 } from '../../../src/wire/bytes.js';
@@ -260,4 +261,28 @@ test('ARP probes (sender 0.0.0.0) for a data address are answered, not learnt, a
   assert.equal(arpTpa(r.port.sent[0].bytes, 24), 0);
   assert.equal(r.neigh.entries(coarseNowMs()).length, 0);
   assert.equal(r.ring.poll().reports.length, 0);
+});
+
+test('with the neighbour table full of fresh entries, strangers are answered but not learnt; the answer to our request is', () => {
+  const g = twoNicGroup();
+  const tun = new FakeTun();
+  const port = new FakePacketPort();
+  const solicits = new SolicitTable();
+  const rx = new RxPath(g.view, g.neigh, g.counters, tun, port, null, solicits);
+  const now = coarseNowMs();
+  const hw = mac('52:54:00:00:99:99');
+  for (let i = 0; i < 20 * NEIGH_CAPACITY; i++) g.neigh.update(4, new Uint8Array([10, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]), 0, hw, 0, now);
+  assert.equal(g.neigh.entries(now).length, NEIGH_CAPACITY);
+  port.deliver(FD0, arpRequestFrame(PEER_MAC, '198.18.0.60', ADDR0));
+  rx.runOnce(0);
+  assert.equal(port.sent.length, 1, 'answered');
+  assert.equal(g.neigh.lookup(4, key4('198.18.0.60'), 0, coarseNowMs(), new Uint8Array(6), 0), LOOKUP_MISS, 'not learnt');
+  solicits.record(4, key4('198.18.0.61'), 0, coarseNowMs());
+  port.deliver(FD0, arpReplyFrame(PEER_MAC, '198.18.0.61', MAC0, ADDR0));
+  rx.runOnce(0);
+  assert.equal(g.neigh.lookup(4, key4('198.18.0.61'), 0, coarseNowMs(), new Uint8Array(6), 0), LOOKUP_FRESH, 'learnt');
+  // An unsolicited reply finds no place either.
+  port.deliver(FD0, arpReplyFrame(PEER_MAC, '198.18.0.62', MAC0, ADDR0));
+  rx.runOnce(0);
+  assert.equal(g.neigh.lookup(4, key4('198.18.0.62'), 0, coarseNowMs(), new Uint8Array(6), 0), LOOKUP_MISS);
 });

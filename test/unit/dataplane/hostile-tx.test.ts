@@ -4,13 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TxPath } from '../../../src/dataplane/tx-path.js';
 import { flowBucket } from '../../../src/dataplane/flowhash.js';
-import { DROP_REASONS } from '../../../src/tables/counters.js';
+import { REQUEST_BURST, REQUEST_RATE, Resolver } from '../../../src/dataplane/resolver.js';
+import { TableReader } from '../../../src/dataplane/table-reader.js';
+import { DROP_REASONS, X_REQUESTS_LIMITED } from '../../../src/tables/counters.js';
+import { H_ACK_TX } from '../../../src/tables/shared-tables.js';
 import { coarseNowMs } from '../../../src/tables/neighbours.js';
 import { wr16 } from '../../../src/wire/bytes.js';
 import { setIpv4Checksum } from '../../../src/wire/ipv4.js';
 import { parseIpv6, writeIpv6Header } from '../../../src/wire/ipv6.js';
 import { FakePacketPort, FakeTun } from '../../fakes/ports.js';
-import { key4, mac, udp4 } from '../../fakes/frames.js';
+import { ip4, key4, mac, udp4 } from '../../fakes/frames.js';
 import { ADDR0, ADDR1, type Group, learn, twoNicGroup } from '../../fakes/group.js';
 
 const PEER = '198.18.0.50';
@@ -134,4 +137,23 @@ test('IPv4 with options and every fragment of one datagram leave, all fragments 
   const fds = new Set(r.port.sent.slice(1).map((s) => s.fd));
   assert.equal(fds.size, 1, 'fragments share a NIC even with different port bytes');
   assert.equal(new Set(frags.map((f) => flowBucket(f, 0, f.length))).size, 1);
+});
+
+test('a host scanning its subnet through ipmp0: ARP requests stop at the overall budget and resume as it refills', () => {
+  const g = twoNicGroup();
+  const port = new FakePacketPort();
+  const t = new TableReader(g.view, H_ACK_TX);
+  t.refresh();
+  const resolver = new Resolver(t, port, g.counters);
+  const t0 = 2_000_000;
+  for (let i = 0; i < REQUEST_BURST + 50; i++) resolver.request4(ip4(`198.18.${1 + (i >> 8)}.${i & 0xff}`), ip4(ADDR0), t0);
+  assert.equal(port.sent.length, REQUEST_BURST);
+  assert.equal(g.counters.extraValue(X_REQUESTS_LIMITED), 50);
+  // 100 ms later: REQUEST_RATE / 10 more.
+  for (let i = 0; i < 100; i++) resolver.request4(ip4(`198.18.9.${i}`), ip4(ADDR0), t0 + 100);
+  assert.equal(port.sent.length, REQUEST_BURST + REQUEST_RATE / 10);
+  // A next hop asked for within the last second is not asked again, and costs no budget.
+  const before = g.counters.extraValue(X_REQUESTS_LIMITED);
+  assert.equal(resolver.request4(ip4('198.18.1.0'), ip4(ADDR0), t0 + 200), true);
+  assert.equal(g.counters.extraValue(X_REQUESTS_LIMITED), before);
 });

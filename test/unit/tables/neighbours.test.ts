@@ -138,6 +138,27 @@ test('a full probe window: a new key replaces the oldest entry', () => {
   assert.equal(lookup(t, 4, keys[0], T0 + 2000)[0], LOOKUP_FRESH);
 });
 
+test('a full probe window of fresh entries: an unsolicited key finds no place; a stale entry gives way', () => {
+  const t = new NeighbourTable();
+  const keys = collidingKeys(18);
+  for (let i = 0; i < 16; i++) t.update(4, keys[i], 0, hw(i), 0, T0 + i * 10);
+  assert.equal(t.update(4, keys[16], 0, hw(16), 0, T0 + 1000, false), false);
+  assert.equal(lookup(t, 4, keys[16], T0 + 1000)[0], LOOKUP_MISS);
+  for (let i = 0; i < 16; i++) assert.equal(lookup(t, 4, keys[i], T0 + 1000)[0], LOOKUP_FRESH, `key ${i} kept`);
+  // A known key is still refreshed in place.
+  assert.equal(t.update(4, keys[5], 0, hw(99), 0, T0 + 1000, false), true);
+  assert.deepEqual(lookup(t, 4, keys[5], T0 + 1000)[1], hw(99));
+  // Once keys[0] is stale, the unsolicited key takes its place; the others stay.
+  const later = T0 + NEIGH_STALE_MS + 5;
+  for (let i = 1; i < 16; i++) t.update(4, keys[i], 0, hw(i), 0, later - 1);
+  assert.equal(t.update(4, keys[16], 0, hw(16), 0, later, false), true);
+  assert.equal(lookup(t, 4, keys[0], later)[0], LOOKUP_MISS);
+  assert.equal(lookup(t, 4, keys[16], later)[0], LOOKUP_FRESH);
+  // A solicited key (evictFresh) still takes the oldest fresh place.
+  assert.equal(t.update(4, keys[17], 0, hw(17), 0, later + 1, true), true);
+  assert.equal(lookup(t, 4, keys[17], later + 1)[0], LOOKUP_FRESH);
+});
+
 test('IPv4 and IPv6 keys with the same leading bytes are distinct entries', () => {
   const t = new NeighbourTable();
   const v4 = k4(32, 1, 13, 184);
