@@ -85,3 +85,9 @@ export function compareProc(base: ProcStats | null, end: ProcStats | null, rssLi
     },
   ];
 }
+
+/** The devices of a netdev chain in `nft list table` output: `devices = { a, b }` or `device "a"`. */
+export function hookedDevices(nftText: string): string[] {
+  const m = /devices = \{([^}]*)\}/.exec(nftText) ?? /device "?([^"\s;]+)"?/.exec(nftText);
+  return m ? m[1].split(',').map((d) => d.trim().replace(/"/g, '')).filter(Boolean) : [];
+}

@@ -14,7 +14,7 @@ import type { LabInfo } from '../../src/lab/topology.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { DaemonLog, Ipmpd, writeConfigFile, type GroupSetup, type ProcStats } from './daemon.js';
 import { inject, schedule, type FaultCtx, type Kind } from './faults.js';
-import { compareHost, compareProc, hostState, stableStats, stateFiles, type LeakCheck } from './leaks.js';
+import { compareHost, compareProc, hookedDevices, hostState, stableStats, stateFiles, type LeakCheck } from './leaks.js';
 import { Rng } from './prng.js';
 import { describe, settled } from './states.js';
 import { Traffic, type Path, type TransferRecord } from './traffic.js';
@@ -161,14 +161,17 @@ class Run {
     };
   }
 
+  /** '' when the host stack is kept off `nic`: disable_ipv6 set, and the nft ingress chain hooks it. */
   async isolationGap(nic: string): Promise<string> {
     const ns = hostNs(this.lab.prefix);
+    const gaps: string[] = [];
     const v = (await execIn(ns, ['cat', `/proc/sys/net/ipv6/conf/${nic}/disable_ipv6`])).stdout.trim();
-    if (v !== '1') return `disable_ipv6 is ${v}, not 1`;
+    if (v !== '1') gaps.push(`disable_ipv6 is ${v}, not 1`);
     const table = `ipmp_${this.setup.tun}`;
     const text = (await execIn(ns, ['nft', 'list', 'table', 'netdev', table])).stdout;
-    if (!text.includes(`"${nic}"`)) return `nft table ${table} does not hook ${nic}: ${text.replace(/\s+/g, ' ').trim()}`;
-    return '';
+    const devices = hookedDevices(text);
+    if (!devices.includes(nic)) gaps.push(`nft table ${table} does not hook ${nic} (devices: ${devices.join(' ') || 'none'})`);
+    return gaps.join('; ');
   }
 
   /**

@@ -25,12 +25,11 @@ const SEED = 7;
 const ARGS = ['--faults', '12', '--seed', String(SEED), '--nics', '3', '--slots', '4', '--rate', '40',
   '--transfer-sec', '4-8', '--hold-ms', '300-800', '--gap-ms', '100-400', '--prefix', PREFIX];
 /**
- * Known daemon bug: a NIC that is deleted and re-created appears admin down; the probe
- * worker's socket for it fails to open ("probe socket on ethN: Network is down", ENETDOWN,
- * src/daemon/prober/probe-worker.ts setNics) and is not opened again when the link comes up,
- * so with probing the NIC stays failed until ipmpd restarts.
+ * Known daemon bug: a NIC deleted and re-created keeps IPv6 enabled (disable_ipv6 0): the
+ * daemon re-applies host isolation on re-adoption only when the NIC list changes
+ * (HostIsolation.setDevices returns early), and the list did not change on deletion.
  */
-const DELETE_TODO = 're-created NIC stays failed: its probe socket is not reopened after ENETDOWN';
+const DELETE_TODO = 're-created NIC: disable_ipv6 is not set again';
 
 interface Run { code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }
 

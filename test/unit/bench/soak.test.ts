@@ -15,6 +15,7 @@ import { judge, type TransferRecord } from '../../../bench/soak/traffic.js';
 import { outOfService, settled } from '../../../bench/soak/states.js';
 import { summarize, type SoakResult } from '../../../bench/soak/report.js';
 import { parseSoakArgs } from '../../../bench/soak/run.js';
+import { hookedDevices } from '../../../bench/soak/leaks.js';
 import type { GroupSetup } from '../../../bench/soak/daemon.js';
 import type { Snapshot, SnapshotInterface } from '../../../src/daemon/protocol.js';
 
@@ -195,6 +196,16 @@ describe('soak expectations on the snapshot', () => {
       /eth0 is failed, not offline/);
     assert.match(outOfService(snap('failed', failed, { '198.18.0.10': 'eth1', '2001:db8::10': 'eth2' }), SETUP, 'eth0', 'failed'),
       /group ipmp0 failed/);
+  });
+});
+
+describe('soak leak checks', () => {
+  it('reads the hooked devices of a netdev chain in both of nft\'s spellings', () => {
+    const many = 'table netdev ipmp_x {\n\tchain ingress {\n\t\ttype filter hook ingress devices = { eth0, eth1 } priority -500; policy drop;\n\t}\n}\n';
+    const one = 'table netdev ipmp_x {\n\tchain ingress {\n\t\ttype filter hook ingress device "eth2" priority -500; policy drop;\n\t}\n}\n';
+    assert.deepEqual(hookedDevices(many), ['eth0', 'eth1']);
+    assert.deepEqual(hookedDevices(one), ['eth2']);
+    assert.deepEqual(hookedDevices('table netdev ipmp_x {\n}\n'), []);
   });
 });
 
