@@ -105,6 +105,7 @@ export class GroupController {
       }
     }
     eff.bucketChanges = [...changed].sort((x, y) => x - y);
+    eff.moves = netMoves(eff.moves);
     return this.finish(eff, before);
   }
 
@@ -205,6 +206,20 @@ export class GroupController {
     if (same(cur.nonStandby, nonStandby) && same(cur.standby, standby)) return [];
     return this.buckets.setMembers(nonStandby, standby);
   }
+}
+
+/**
+ * One move per address for a whole step: where it was before and where it ends up (an address
+ * that moves twice in a step, e.g. to a NIC that fails again at once, is announced once, at the
+ * final NIC); none when it ends where it was.
+ */
+function netMoves(moves: BindMove[]): BindMove[] {
+  const net = new Map<string, BindMove>();
+  for (const m of moves) {
+    const first = net.get(m.address);
+    net.set(m.address, first ? { address: m.address, from: first.from, to: m.to, initial: first.initial } : m);
+  }
+  return [...net.values()].filter((m) => m.from !== m.to);
 }
 
 function same(a: number[], b: number[]): boolean {

@@ -76,6 +76,8 @@ export class GroupRuntime {
   private routeTimer: NodeJS.Timeout | null = null;
   /** Runs while flow buckets are lent: hands them to their homes once idle (control/buckets.ts). */
   private handOverTimer: NodeJS.Timeout | null = null;
+  /** The last host-isolation update (they run in order). */
+  private isolationSync: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Multicast MACs joined on the nominee's packet socket for IPv6 ND. */
   private ndJoined: { fd: number; ifindex: number; macs: Map<string, Uint8Array> } | null = null;
@@ -219,6 +221,17 @@ export class GroupRuntime {
       if (nic?.mac) this.announcer.announce(m.address, nic.mac);
       this.log('debug', `${m.address} bound to ${nic?.name ?? '?'}${m.initial ? ' (initial)' : ''}`);
     }
+  }
+
+  /**
+   * Host isolation for the NICs as they are when this runs; calls run one after the other, so
+   * a NIC deleted and re-created in quick succession ends up isolated.
+   */
+  private syncIsolation(renewed = false): Promise<void> {
+    const run = (): Promise<void> => this.isolation.setDevices(this.nics.list.map((n) => n.name), renewed);
+    const next = this.isolationSync.then(run, run);
+    this.isolationSync = next.catch(() => undefined);
+    return next;
   }
 
   /** Gives the controller the data plane's per-bucket packet counts (which buckets are busy). */
@@ -379,7 +392,7 @@ export class GroupRuntime {
     }
     if (!nic.present || nic.ifindex !== link.ifindex) {
       this.adoptLink(nic, link);
-      void this.isolation.setDevices(this.nics.list.map((n) => n.name)).catch((e: Error) => this.log('err', e.message));
+      this.syncIsolation(true).catch((e: Error) => this.log('err', e.message));
       this.syncMtu();
       this.feed({ kind: EventKind.NIC_APPEARED, nic: nic.slot, mac: macString(nic.mac), ifindex: nic.ifindex, linkUp: nic.linkUp });
       this.probing.nicsChanged(this.nics.list);
@@ -491,7 +504,7 @@ export class GroupRuntime {
     const nic = this.nics.add(name, standby);
     const link = this.rtnl.getLink(name);
     if (link) this.adoptLink(nic, link);
-    await this.isolation.setDevices(this.nics.list.map((n) => n.name));
+    await this.syncIsolation();
     this.syncMtu();
     this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) }, true);
     this.probing.nicsChanged(this.nics.list);
@@ -507,7 +520,7 @@ export class GroupRuntime {
     this.feed({ kind: EventKind.NIC_REMOVED, nic: nic.slot }, true);
     this.nics.remove(name);
     this.closeWhenUnused(fd);
-    await this.isolation.setDevices(this.nics.list.map((n) => n.name));
+    await this.syncIsolation();
     this.syncMtu();
     this.probing.nicsChanged(this.nics.list);
   }

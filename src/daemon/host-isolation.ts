@@ -169,11 +169,13 @@ export class HostIsolation {
   /**
    * Sets the NICs whose ingress is dropped; present NICs only (nft refuses absent devices).
    * The table is replaced in one transaction. A NIC no longer listed at all gets its
-   * original disable_ipv6 back.
+   * original disable_ipv6 back. `renewed`: a NIC was re-created under a known name (a new
+   * device: the old one's hook and sysctl went with it), so the table is rewritten even when
+   * the names are the same.
    */
-  async setDevices(nics: string[]): Promise<void> {
+  async setDevices(nics: string[], renewed = false): Promise<void> {
     const present = nics.filter((n) => existsSync(`/sys/class/net/${n}`)).sort();
-    if (this.written && present.join(',') === this.devices.join(',')) return;
+    if (!renewed && this.written && present.join(',') === this.devices.join(',')) return;
     for (const n of present) this.disableIpv6(n);
     const listed = new Set(nics.map(sysctlPath));
     for (const [p, v] of Object.entries(this.state.sysctls)) {

@@ -6,8 +6,9 @@
 //   stream ends cleanly with every byte intact, the address is rebound and the peer's ARP entry
 //   moves to the surviving NIC's MAC; the repair is detected;
 // - a NIC deleted at run time is failed and its address moves; re-created with the same name
-//   it is re-adopted and carries traffic again;
-// - a NIC missing at start is tracked as failed and adopted when it appears.
+//   it is re-adopted, carries traffic again, and the host stack stays off it (IPv6 disabled,
+//   no ARP answer from the kernel);
+// - a NIC missing at start is tracked as failed and adopted when it appears, likewise.
 //
 // The TUN gets a name unique to this process (ipl<n>) unless IPMP_TEST_TUN is set.
 
@@ -72,6 +73,25 @@ async function assertCarries(p: string, d: RunningDaemon, nic: string): Promise<
   assert.equal(ping.received, 20, `${addr} (bound to ${nic}) answered every ping:\n${ping.output}`);
   assert.ok((await rxPackets(p, nic)) - rx0 >= 20, `${nic} received the echo requests for ${addr}`);
   assert.equal(await peerNeighbour(p, addr), macOf(s, nic), `the peer resolves ${addr} to ${nic}'s MAC`);
+}
+
+/**
+ * The host stack stays off `nic`: IPv6 disabled on it, and with the daemon stopped (SIGSTOP)
+ * an ARP request for a data address gets no answer (the kernel would answer it, for an
+ * address of ipmp0, if frames from `nic` reached it).
+ */
+async function assertIsolated(p: string, d: RunningDaemon, nic: string): Promise<void> {
+  const v6 = (await execIn(hostNs(p), ['cat', `/proc/sys/net/ipv6/conf/${nic}/disable_ipv6`])).stdout.trim();
+  assert.equal(v6, '1', `disable_ipv6 on ${nic}`);
+  process.kill(d.pid, 'SIGSTOP');
+  try {
+    await execIn(peerNs(p), ['ip', 'neigh', 'flush', 'all']);
+    await Promise.all(DATA.map((a) => reachable(peerNs(p), a)));
+    const n = await Promise.all(DATA.map((a) => peerNeighbour(p, a)));
+    assert.deepEqual(n, DATA.map(() => ''), `no ARP answer for the data addresses while the daemon is stopped: ${n.join(' ')}`);
+  } finally {
+    process.kill(d.pid, 'SIGCONT');
+  }
 }
 
 describe('link failover with traffic through the IPMP interface', { skip: skipUnlessRoot, timeout: 180_000 }, () => {
@@ -163,6 +183,7 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
       const recreated = lab.nics.find((n) => n.name === nic)!;
       assert.equal(macOf(s2, nic), recreated.mac);
       await assertCarries(p, d!, nic);
+      await assertIsolated(p, d!, nic);
     });
   });
 
@@ -182,6 +203,7 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
       await labRepair(p, 'eth1');
       await waitSnap(d!, 'eth1 adopted and active', (x) => settled(x));
       await assertCarries(p, d!, 'eth1');
+      await assertIsolated(p, d!, 'eth1');
     });
   });
 });

@@ -218,3 +218,23 @@ test('anonymous group: interface failures only, no takeover, never INACTIVE', ()
   assert.equal(iface(c, 0).groupname, '');
   assert.ok(texts(linkUp(c, 0)).includes('IP interface repair detected on net0'));
 });
+
+test('one move per address in a step: a NIC appearing with its link down moves no address', () => {
+  const c = group([{}, { mac: null }]);
+  const e = c.handle({ kind: EventKind.NIC_APPEARED, nic: 1, mac: '02:00:00:00:00:01', linkUp: false }, 5);
+  assert.deepEqual(texts(e), ['The link has gone down on net1', 'IP interface failure detected on net1 of group g0']);
+  assert.deepEqual(e.moves, [], 'no address is bound to net1 and back within the step');
+  assert.equal(iface(c, 1).state, 'failed');
+});
+
+test('one move per address in a step: on a failure with a standby deployed each address moves once', () => {
+  const c = group([{}, {}, { standby: true }]);
+  const e = linkDown(c, 0);
+  const addrs = e.moves.map((m) => m.address);
+  assert.equal(new Set(addrs).size, addrs.length, `one move per address: ${JSON.stringify(e.moves)}`);
+  for (const m of e.moves) {
+    assert.equal(m.from, 0);
+    assert.equal(c.binding.bindingOf(m.address), m.to, 'the move ends where the address is bound');
+  }
+  assert.ok(e.moves.length > 0);
+});
