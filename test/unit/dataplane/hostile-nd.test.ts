@@ -15,9 +15,9 @@ import {
   NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_OPT_TARGET_LINKADDR, buildNeighborAdvert, buildNeighborSolicit,
   buildUnsolicitedNeighborAdvert, icmp6Checksum, ndFindLinkLayerOpt,
 } from '../../../src/wire/icmp6-nd.js';
-import { ipv6ToString, parseIpv6 } from '../../../src/wire/ipv6.js';
+import { ipv6ToString, parseIpv6, writeIpv6Header } from '../../../src/wire/ipv6.js';
 import { FakePacketPort, FakeTun } from '../../fakes/ports.js';
-import { key4, mac } from '../../fakes/frames.js';
+import { eth, key4, mac } from '../../fakes/frames.js';
 import { ADDR0, ADDR1, FD0, type Group, MAC0, MAC1, twoNicGroup } from '../../fakes/group.js';
 
 const A10 = parseIpv6('2001:db8::10'); // bound to NIC 0
@@ -147,4 +147,23 @@ test('an NS flood from one source gets RL_SOURCE_BURST answers; the rest are rat
   r.rx.runOnce(0);
   assert.equal(r.counters.extraValue(X_ARP_REPLIES), RL_SOURCE_BURST);
   assert.deepEqual(drops(r), { rate_limited: 50 - RL_SOURCE_BURST });
+});
+
+test('IPv6 from the wire: truncated header, payload length beyond the frame, a wrong version are malformed; the good one is delivered', () => {
+  const r = rig();
+  const good = new Uint8Array(40 + 16);
+  writeIpv6Header(good, 0, 16, 17, 64, PEER, 0, A10, 0);
+  const frame = (ip: Uint8Array) => eth(MAC0, PEER_MAC, 0x86dd, ip);
+  r.port.deliver(FD0, frame(good.subarray(0, 39)));
+  const long = good.slice();
+  wr16(long, 4, 1000);
+  r.port.deliver(FD0, frame(long));
+  const v4 = good.slice();
+  v4[0] = 0x45;
+  r.port.deliver(FD0, frame(v4));
+  r.port.deliver(FD0, frame(good));
+  r.rx.runOnce(0);
+  assert.deepEqual(drops(r), { malformed: 3 });
+  assert.equal(r.tun.written.length, 1);
+  assert.deepEqual(r.tun.written[0].ip, good);
 });
