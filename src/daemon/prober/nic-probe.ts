@@ -15,6 +15,7 @@
  * address is not answered for, as when if_mpadm has brought the test address down.
  * The host stack never sees these frames (ingress drops them after the packet taps).
  */
+import { SourceLimiter } from '../../dataplane/ratelimit.js';
 import type { NativeAddon } from '../../io/native.js';
 import { E } from '../../io/native.js';
 import { IcmpProbeEngine } from '../../control/detectors/icmp-probe.js';
@@ -63,6 +64,8 @@ export interface NicProbeCounters {
   probesUnresolved: number;
   sendErrors: number;
   replies: number;
+  /** ARP requests / NSs for the test address not answered: over their source's budget. */
+  answersLimited: number;
 }
 
 /** What a NIC instance asks of the worker. */
@@ -94,8 +97,10 @@ export abstract class NicProbe<K> {
   readonly engine: IcmpProbeEngine;
   readonly counters: NicProbeCounters = {
     rxFrames: 0, ownFrames: 0, solicitsAnswered: 0, solicitsSent: 0, probesSent: 0, probesUnresolved: 0,
-    sendErrors: 0, replies: 0,
+    sendErrors: 0, replies: 0, answersLimited: 0,
   };
+  /** Answers per source (MAC and address), as on the data path, so a flood is not echoed 1:1. */
+  private readonly limiter = new SourceLimiter();
   fd = -1;
   private watchId = -1;
   protected readonly native: NativeAddon;
@@ -171,6 +176,16 @@ export abstract class NicProbe<K> {
     this.watchId = -1;
     if (this.fd >= 0) this.native.close(this.fd);
     this.fd = -1;
+  }
+
+  /**
+   * Takes a token for answering the source with the MAC at b[macOff] and the address whose
+   * last 4 bytes are at b[ipOff]; counts the answer withheld when its budget is spent.
+   */
+  protected mayAnswer(b: Uint8Array, macOff: number, ipOff: number, nowNs: number): boolean {
+    if (this.limiter.allow(SourceLimiter.slot(b, macOff, b, ipOff), Math.floor(nowNs / 1e6) % 0x7fffffff)) return true;
+    this.counters.answersLimited++;
+    return false;
   }
 
   /** True when `n` is the same kernel device with the same test address of this family. */

@@ -8,7 +8,7 @@
  */
 import { assemble } from '../../dataplane/bpf.js';
 import type { ProbeAction, SendAction } from '../../control/detectors/probe-defs.js';
-import { ARP_OP_REQUEST, ARP_SHA, arpOp, arpSpa, arpTpa, buildArpRequest, validateArp, writeArpReplyInPlace } from '../../wire/arp.js';
+import { ARP_OP_REQUEST, ARP_SHA, ARP_SPA, arpOp, arpSpa, arpTpa, buildArpRequest, validateArp, writeArpReplyInPlace } from '../../wire/arp.js';
 import { ETH_HLEN, ETH_SRC, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../wire/ethernet.js';
 import { buildIcmpProbeFrame4, checkProbeReply4, readProbeFields } from '../../wire/icmp.js';
 import { ipv4Dst, ipv4Src, ipv4ToString, parseIpv4 } from '../../wire/ipv4.js';
@@ -72,6 +72,7 @@ export class NicProbe4 extends NicProbe<number> {
     const spa = arpSpa(b, a);
     if (spa !== 0 && spa !== this.ip) this.neigh.learn(spa, b, a + ARP_SHA, nowNs);
     if (arpOp(b, a) !== ARP_OP_REQUEST || arpTpa(b, a) !== this.ip || spa === this.ip) return;
+    if (!this.mayAnswer(b, a + ARP_SHA, a + ARP_SPA, nowNs)) return;
     const flen = writeArpReplyInPlace(this.tx, 0, this.mac, 0, this.ip, b, a + ARP_SHA, spa);
     if (this.sendFrame(this.tx, flen)) this.counters.solicitsAnswered++;
   }

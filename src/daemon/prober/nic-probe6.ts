@@ -106,6 +106,7 @@ export class NicProbe6 extends NicProbe<string> {
     const fromUnspecified = isUnspecified6(b, IP6 + IPV6_SRC);
     if (!fromUnspecified && opt >= 0) this.neigh.learn(ipv6ToString(b, IP6 + IPV6_SRC), b, opt, nowNs);
     if (!ipv6Equals(b, target, this.ip, 0) || ipv6Equals(b, IP6 + IPV6_SRC, this.ip, 0)) return;
+    if (!this.mayAnswer(b, opt >= 0 ? opt : ETH_SRC, IP6 + IPV6_SRC + 12, nowNs)) return;
     // Duplicate address detection by someone else gets the answer at all-nodes (RFC 4861 §7.2.4).
     const flen = fromUnspecified
       ? writeNeighborAdvertInPlace(this.tx, 0, this.mac, 0, this.ip, 0, ALL_NODES_MAC, 0, ALL_NODES6, 0, NA_FLAG_OVERRIDE)

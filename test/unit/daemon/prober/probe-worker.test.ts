@@ -12,6 +12,9 @@ import { eui64LinkLocal } from '../../../../src/control/detectors/addr.js';
 import { buildIcmp6ProbeFrame } from '../../../../src/wire/icmp.js';
 import { buildNeighborAdvert, buildNeighborSolicit, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED } from '../../../../src/wire/icmp6-nd.js';
 import { ipv6ToString, parseIpv6 } from '../../../../src/wire/ipv6.js';
+import { buildArpRequest } from '../../../../src/wire/arp.js';
+import { parseIpv4 } from '../../../../src/wire/ipv4.js';
+import { RL_SOURCE_BURST } from '../../../../src/dataplane/ratelimit.js';
 import { FakeNative, type FakeSocket } from './fake-native.js';
 
 const PID = 0x4242;
@@ -306,4 +309,21 @@ test('a NIC made again (new ifindex) while failed is repaired by fresh acks', ()
   assert.ok(repair.length >= 1, 'repair reported');
   assert.deepEqual(repair[0], { kind: 'repair', slot: 0, family: 6 });
   assert.ok(!h.facts().some((x) => x.kind === 'failure'));
+});
+
+test('a flood of ARP requests or NSs for a test address from one source gets RL_SOURCE_BURST answers', () => {
+  h.w.onMessage({ op: 'nics', nics: [nic(0, MAC0, true, '198.18.0.100')] });
+  const socks = h.fake.sockets.filter((x) => x.ifindex === 10);
+  assert.equal(socks.length, 2, 'an IPv4 and an IPv6 probe socket');
+  for (const s of socks) s.tx.length = 0;
+  // Each socket handles its own family and ignores the other's frames.
+  for (let i = 0; i < 60; i++) {
+    for (const s of socks) {
+      h.fake.deliver(s, buildArpRequest(PEER_MAC, parseIpv4('198.18.0.1'), parseIpv4('198.18.0.100')));
+      h.fake.deliver(s, buildNeighborSolicit(PEER_MAC, parseIpv6(PEER_LL), parseIpv6(LL0)));
+    }
+  }
+  const sent = socks.flatMap((s) => s.tx);
+  assert.equal(sent.filter((f) => f[12] === 0x08 && f[13] === 0x06).length, RL_SOURCE_BURST, 'ARP replies');
+  assert.equal(sent.filter((f) => f[12] === 0x86 && f[54] === 136).length, RL_SOURCE_BURST, 'NAs');
 });
