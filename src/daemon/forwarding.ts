@@ -93,6 +93,7 @@ export class Forwarding {
   private conflictTimer: NodeJS.Timeout | null = null;
   private slots: Slot[] = [];
   private watchdog: NodeJS.Timeout | null = null;
+  private lastWatch = 0;
   private stopping = false;
   private readonly onHook = (): void => this.runTestHook();
 
@@ -106,6 +107,7 @@ export class Forwarding {
       lastMove: Date.now(), startedAt: Date.now(), restarts: 0, delayMs: RESTART_MIN_MS, timer: null,
     }));
     await Promise.all(this.slots.map((s) => this.spawn(s)));
+    this.lastWatch = Date.now();
     this.watchdog = setInterval(() => this.watch(), WATCH_MS);
     this.watchdog.unref();
     this.conflictTimer = setInterval(() => this.pollConflicts(), CONFLICT_POLL_MS);
@@ -180,9 +182,13 @@ export class Forwarding {
   /** The watchdog: replaces a worker whose heartbeat stopped moving. */
   private watch(): void {
     const now = Date.now();
+    // A late tick means this thread did not run either (the process or the machine was
+    // stopped or starved): a worker that made no progress meanwhile is not judged on it.
+    const late = now - this.lastWatch > STALL_MS / 2;
+    this.lastWatch = now;
     for (const s of this.slots) {
       const b = Atomics.load(s.beat, HB_BEAT);
-      if (b !== s.lastBeat) { s.lastBeat = b; s.lastMove = now; continue; }
+      if (b !== s.lastBeat || late) { s.lastBeat = b; s.lastMove = now; continue; }
       const w = s.worker;
       if (!w || this.stopping || now - s.lastMove < STALL_MS) continue;
       this.log('err', `forwarding worker ${s.role} stalled (no progress for ${now - s.lastMove} ms): restarting it`);
