@@ -103,10 +103,11 @@ export interface PingGap {
   /** Time between the two replies (ms). */
   raw: number;
   /**
-   * The part of it the path is responsible for: raw minus the time ping itself sent late
-   * (the send times, receive time − RTT, drifting apart by more than the interval × the
-   * sequence step). A lost or delayed packet counts in full; a ping process that was not
-   * scheduled for a while does not.
+   * The part of it the path is responsible for: between two consecutive sequence numbers,
+   * raw minus the time ping itself sent late (send times, receive time − RTT, more than one
+   * interval apart), so a ping process that was not scheduled for a while does not count; a
+   * delayed reply counts in full. Across lost packets it is raw (ping slows down while
+   * replies are missing, so its send times say nothing about the path).
    */
   path: number;
   /** Receive time of the reply that ends the gap (ms since the epoch). */
@@ -122,7 +123,7 @@ export function pingGaps(r: PingResult, intervalMs: number): PingGap[] {
   for (let i = 1; i < r.times.length; i++) {
     const raw = r.times[i] - r.times[i - 1];
     const sendStep = (r.times[i] - r.rtts[i]) - (r.times[i - 1] - r.rtts[i - 1]);
-    const late = Math.max(0, sendStep - (r.seqs[i] - r.seqs[i - 1]) * intervalMs);
+    const late = r.seqs[i] - r.seqs[i - 1] === 1 ? Math.max(0, sendStep - intervalMs) : 0;
     out.push({ raw, path: Math.max(0, raw - late), endMs: r.times[i], seqFrom: r.seqs[i - 1], seqTo: r.seqs[i], rtt: r.rtts[i] });
   }
   return out;
