@@ -332,6 +332,30 @@ static napi_value sd_notify(napi_env env, napi_callback_info info) {
   return ipmp_int32(env, -err);
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/*
+ * netnsCookie() -> bigint: SO_NETNS_COOKIE of the calling thread's network
+ * namespace. Unlike the namespace's inode number it is never reused while the
+ * system runs, so state named after it cannot be mistaken for a later
+ * namespace's.
+ */
+static napi_value netns_cookie(napi_env env, napi_callback_info info) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ipmp_throw_errno(env, "netnsCookie", errno);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  int r = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
+  int err = errno;
+  close(fd);
+  if (r < 0) return ipmp_throw_errno(env, "netnsCookie", err);
+  napi_value v;
+  NAPI_CALL(env, napi_create_bigint_uint64(env, cookie, &v));
+  return v;
+}
+
 bool ipmp_register_proc(napi_env env, napi_value exports) {
   return ipmp_export(env, exports, "execve", do_execve) && ipmp_export(env, exports, "capState", cap_state) &&
          ipmp_export(env, exports, "capSet", cap_set) &&
@@ -339,5 +363,5 @@ bool ipmp_register_proc(napi_env env, napi_value exports) {
          ipmp_export(env, exports, "capAmbientSet", cap_ambient_set) &&
          ipmp_export(env, exports, "setKeepCaps", set_keep_caps) && ipmp_export(env, exports, "tunInfo", tun_info) &&
          ipmp_export(env, exports, "packetIfindex", packet_ifindex) &&
-         ipmp_export(env, exports, "sdNotify", sd_notify);
+         ipmp_export(env, exports, "sdNotify", sd_notify) && ipmp_export(env, exports, "netnsCookie", netns_cookie);
 }

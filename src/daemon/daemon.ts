@@ -41,7 +41,8 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.native = loadNative();
-    this.config = opts.config;
+    // After an upgrade, a SIGHUP applies what changed in the file since the previous image read it.
+    this.config = opts.handover?.base ?? opts.config;
   }
 
   /**
@@ -148,7 +149,7 @@ export class Daemon {
     for (const g of this.groups) groups.push(await g.suspend());
     this.server?.dropConnections();
     const config: DaemonConfig = { ...this.config, groups: this.groups.map((g) => g.runningConfig()) };
-    return { v: 1, reason, control: this.server?.listeningFd() ?? -1, groups, config };
+    return { v: 1, reason, control: this.server?.listeningFd() ?? -1, groups, config, base: this.config };
   }
 
   /** After a failed re-execution: everything suspend() stopped runs again. */

@@ -20,6 +20,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadNative } from '../io/native.js';
 
 const run = promisify(execFile);
 const NFT_TIMEOUT_MS = 5000;
@@ -38,12 +39,20 @@ export function nftTableName(tun: string): string {
 /**
  * The state file of a TUN in this network namespace: named after both, so
  * daemons in different namespaces with the same TUN name never share state.
+ * The namespace is named by its cookie, which (unlike its inode number) no
+ * later namespace reuses, so a namespace created after another was deleted
+ * never inherits its offline NICs or isolation; the inode where the kernel has
+ * no SO_NETNS_COOKIE.
  */
 export function statePath(stateDir: string, tun: string): string {
   let ns = 'init';
   try {
-    ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? ns;
-  } catch { /* no /proc: one namespace */ }
+    ns = `c${loadNative().netnsCookie()}`;
+  } catch {
+    try {
+      ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? ns;
+    } catch { /* no /proc: one namespace */ }
+  }
   return join(stateDir, `${tun}.${ns}.isolation.json`);
 }
 

@@ -50,6 +50,8 @@ export interface Handover {
    * an upgrade changes no group, NIC or address; SIGHUP applies the file. Absent: the file.
    */
   config?: DaemonConfig;
+  /** The configuration the previous image last read from the file: the base SIGHUP diffs against. */
+  base?: DaemonConfig;
 }
 
 const isFd = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 3 && v < 1 << 20;
@@ -74,8 +76,9 @@ export function parseHandover(text: string): Handover {
     for (const n of g.nics) if (!isName(n?.name) || !isFd(n.fd) || !Number.isInteger(n.ifindex)) bad(`bad interface entry in ${g.tun}`);
     if (g.nd !== null && (typeof g.nd !== 'object' || !isFd(g.nd.fd) || !Array.isArray(g.nd.macs))) bad(`bad ND entry in ${g.tun}`);
   }
-  const c = h!.config;
-  if (c !== undefined && (typeof c !== 'object' || c === null || !Array.isArray(c.groups) || typeof c.fdtMs !== 'number')) bad('bad configuration');
+  for (const c of [h!.config, h!.base]) {
+    if (c !== undefined && (typeof c !== 'object' || c === null || !Array.isArray(c.groups) || typeof c.fdtMs !== 'number')) bad('bad configuration');
+  }
   return h as Handover;
 }
 

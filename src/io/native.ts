@@ -175,6 +175,8 @@ export interface NativeAddon {
   packetIfindex(fd: number): number;
   /** One sd_notify datagram to path ('@' = abstract namespace). Returns 0 or -errno. */
   sdNotify(path: string, text: string): number;
+  /** SO_NETNS_COOKIE of this thread's network namespace (never reused while the system runs). Throws. */
+  netnsCookie(): bigint;
 }
 
 let cached: NativeAddon | undefined;

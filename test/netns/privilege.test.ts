@@ -9,13 +9,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uniquePrefix } from '../../src/lab/fixture.js';
 import { hostNs, labDown, labDownSync, labUp } from '../../src/lab/lab.js';
 import { REPO, startDaemon, snapshot, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
+
+/**
+ * Removes the daemon's state files of this process's TUN name (offline NICs outlive a clean
+ * stop by design; an unprivileged instance can only empty its files).
+ */
+function removeStateOf(tun: string): void {
+  for (const f of existsSync('/run/ipmp') ? readdirSync('/run/ipmp') : []) {
+    if (f.startsWith(`${tun}.`) && f.endsWith('.json')) rmSync(join('/run/ipmp', f), { force: true });
+  }
+}
 const BIN = (name: string): string => join(REPO, 'bin', name);
 const TUN = `ipv${process.pid % 100000}`;
 const CAPS = '0000000000003000';
@@ -86,6 +96,7 @@ describe('least privilege', { skip, timeout: 240_000 }, () => {
       if (d?.alive()) await d.stop().catch(() => undefined);
     } finally {
       await labDown(prefix).catch(() => labDownSync(prefix));
+      removeStateOf(TUN);
     }
   });
 

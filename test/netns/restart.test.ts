@@ -14,7 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,16 @@ import { hostNs, labDown, labDownSync, labUp, peerNs, waitFor } from '../../src/
 import { REPO, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
+
+/**
+ * Removes the daemon's state files of this process's TUN name (offline NICs outlive a clean
+ * stop by design; an unprivileged instance can only empty its files).
+ */
+function removeStateOf(tun: string): void {
+  for (const f of existsSync('/run/ipmp') ? readdirSync('/run/ipmp') : []) {
+    if (f.startsWith(`${tun}.`) && f.endsWith('.json')) rmSync(join('/run/ipmp', f), { force: true });
+  }
+}
 const STREAM = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'stream.js');
 const BIN = (name: string): string => join(REPO, 'bin', name);
 /** A TUN name of this process: the daemon's recovery state is named after it. */
@@ -181,6 +191,7 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
       if (d?.alive()) await d.stop().catch(() => undefined);
     } finally {
       await labDown(prefix).catch(() => labDownSync(prefix));
+      removeStateOf(TUN);
     }
   });
 
@@ -222,6 +233,9 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
     // A live change: an upgrade keeps the running configuration.
     const add = inHost(prefix, [BIN('ipmp'), '--socket', d.socket, 'create-addr', '-a', '198.18.0.12/24', TUN]);
     assert.equal(add.code, 0, add.err);
+    // A file edit not yet applied: the upgrade leaves it to the next SIGHUP.
+    const conf = join(d.dir, 'ipmp.yaml');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace(`${DATA6}/64]`, `${DATA6}/64, 198.18.0.13/24]`));
     s = await openStream(prefix, 5602);
     await flowed(s, AFTER_BYTES, 'before the upgrade');
     const from = d.log().length;
@@ -248,8 +262,16 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
     assert.deepEqual(offlineOf(prefix, d.socket), ['eth2'], 'eth2 is still offline');
     const a = inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-P', '-o', 'address,state', '-a']);
     assert.match(a.out, /^198\.18\.0\.12:up$/m, `the live-added address is still served: ${a.out}`);
+    assert.doesNotMatch(a.out, /^198\.18\.0\.13:/m, `the file edit waits for SIGHUP: ${a.out}`);
     const fds = spawnSync('ls', ['-l', `/proc/${pid}/fd`], { encoding: 'utf8' }).stdout;
     assert.equal((fds.match(/\/dev\/net\/tun/g) ?? []).length, 1, `one TUN descriptor: ${fds}`);
+    const hup = d.log().length;
+    process.kill(pid, 'SIGHUP');
+    await d.waitLog('SIGHUP: rereading the configuration', 10_000, hup);
+    await waitFor('198.18.0.13 served after SIGHUP', () =>
+      /^198\.18\.0\.13:up$/m.test(inHost(prefix, [BIN('ipmpstat'), '--socket', d!.socket, '-P', '-o', 'address,state', '-a']).out), 10_000, 100);
+    const a2 = inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-P', '-o', 'address,state', '-a']);
+    assert.match(a2.out, /^198\.18\.0\.12:up$/m, `SIGHUP after the upgrade keeps the live-added address: ${a2.out}`);
   });
 
   test('SIGUSR2 with a configuration the new image would refuse: refused with the reason, the running image continues', async () => {
