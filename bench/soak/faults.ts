@@ -11,16 +11,20 @@
 //   sighup   the configuration file changes (an extra data address comes or goes, or a NIC's
 //            standby flag toggles) and the daemon gets SIGHUP
 //   kill9    the daemon is killed with SIGKILL and started again with the same configuration
+//   alldown  (only with --all-down) every NIC's switch port goes down: the group fails; then
+//            all come back up
 
 import { labFail, labRepair } from '../../src/lab/lab.js';
 import type { LabInfo } from '../../src/lab/topology.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import type { GroupSetup, Ipmpd } from './daemon.js';
 import type { Rng } from './prng.js';
-import { outOfService, settled } from './states.js';
+import { groupDown, outOfService, settled } from './states.js';
 
 export const KINDS = ['link', 'silent', 'flap', 'delete', 'offline', 'sighup', 'kill9'] as const;
-export type Kind = (typeof KINDS)[number];
+/** The deliberate group failure, scheduled only when asked for. */
+export const ALL_DOWN = 'alldown';
+export type Kind = (typeof KINDS)[number] | typeof ALL_DOWN;
 
 export interface FaultCtx {
   lab: LabInfo;
@@ -56,11 +60,11 @@ export interface FaultOutcome {
   settleMs: number;
 }
 
-/** n kinds, as even a mix as n allows (every kind once when n ≥ 7), in seeded random order. */
-export function schedule(rng: Rng, n: number): Kind[] {
+/** n faults of `kinds`, as even a mix as n allows (each kind once when n ≥ kinds), in seeded random order. */
+export function schedule(rng: Rng, n: number, kinds: readonly Kind[] = KINDS): Kind[] {
   const out: Kind[] = [];
-  for (let i = 0; i < Math.floor(n / KINDS.length); i++) out.push(...KINDS);
-  out.push(...rng.shuffle([...KINDS]).slice(0, n % KINDS.length));
+  for (let i = 0; i < Math.floor(n / kinds.length); i++) out.push(...kinds);
+  out.push(...rng.shuffle([...kinds]).slice(0, n % kinds.length));
   return rng.shuffle(out);
 }
 
@@ -177,6 +181,17 @@ async function kill9(c: FaultCtx, note: FaultNote): Promise<FaultOutcome> {
   return { nic: '', detail: `SIGKILL, ready again after ${downMs} ms`, detectMs: null, holdMs: downMs, settleMs };
 }
 
+async function allDown(c: FaultCtx, note: FaultNote): Promise<FaultOutcome> {
+  note.nic = 'all';
+  for (const n of c.setup.nics) await labFail(c.lab.prefix, n.name);
+  const detectMs = await c.waitState('group failed', (s) => groupDown(s, c.setup), c.detectBoundMs(ALL_DOWN));
+  note.detectMs = detectMs;
+  const holdMs = await hold(c);
+  for (const n of c.setup.nics) await labRepair(c.lab.prefix, n.name);
+  note.undone = true;
+  return { nic: 'all', detail: 'every port down', detectMs, holdMs, settleMs: await settle(c) };
+}
+
 export function inject(c: FaultCtx, kind: Kind, note: FaultNote): Promise<FaultOutcome> {
   switch (kind) {
     case 'link': return linkFault(c, false, note);
@@ -186,5 +201,6 @@ export function inject(c: FaultCtx, kind: Kind, note: FaultNote): Promise<FaultO
     case 'offline': return offline(c, note);
     case 'sighup': return sighup(c, note);
     case 'kill9': return kill9(c, note);
+    case ALL_DOWN: return allDown(c, note);
   }
 }

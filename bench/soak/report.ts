@@ -3,7 +3,7 @@
 // and the text summary printed at the end.
 
 import type { ProcStats } from './daemon.js';
-import { KINDS } from './faults.js';
+import { ALL_DOWN, KINDS } from './faults.js';
 import type { LeakCheck } from './leaks.js';
 import type { TransferRecord } from './traffic.js';
 
@@ -114,7 +114,8 @@ function transferStats(ts: TransferRecord[]): TransferStats {
 /** Fills byKind, clean, acrossKill and the verdict. */
 export function summarize(r: SoakResult): SoakResult {
   const byKind: Record<string, KindStats> = {};
-  for (const k of KINDS) {
+  const kinds: string[] = r.faults.some((f) => f.kind === ALL_DOWN) ? [...KINDS, ALL_DOWN] : [...KINDS];
+  for (const k of kinds) {
     const fs = r.faults.filter((f) => f.kind === k);
     byKind[k] = {
       injected: fs.length,

@@ -12,7 +12,7 @@ import { runSoak, type SoakOptions } from './soak.js';
 
 const USAGE = `usage: ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE] [--slots N] [--rate MBIT]
                        [--transfer-sec MIN-MAX] [--hold-ms MIN-MAX] [--gap-ms MIN-MAX] [--fdt MS]
-                       [--rss-limit MB] [--prefix P]
+                       [--rss-limit MB] [--all-down] [--prefix P]
   --faults N        faults to inject (default 100)
   --seed S          seed of the fault schedule and the transfers (default: from the clock, printed)
   --nics K          NICs in the group, 2..8 (default 3, the last one standby)
@@ -24,6 +24,7 @@ const USAGE = `usage: ipmp bench soak [--faults N] [--seed S] [--nics K] [--json
   --gap-ms          pause between faults (default 200-1500)
   --fdt MS          FAILURE_DETECTION_TIME (default 1000)
   --rss-limit MB    allowed RSS growth of the final daemon instance (default 32)
+  --all-down        also take every NIC down at once now and then (the group fails)
 `;
 
 function range(v: string, what: string): [number, number] {
@@ -41,7 +42,7 @@ function int(v: string, what: string, lo: number, hi: number): number {
 export function parseSoakArgs(argv: string[]): { o: SoakOptions; json?: string } | 'help' {
   const o: SoakOptions = {
     faults: 100, seed: Date.now() % 1_000_000, nics: 3, prefix: `isk${process.pid % 10000}`, slots: 4, rateMbit: 40,
-    transferSec: [5, 60], holdMs: [500, 3000], gapMs: [200, 1500], fdtMs: 1000, rssLimitMb: 32,
+    transferSec: [5, 60], holdMs: [500, 3000], gapMs: [200, 1500], fdtMs: 1000, rssLimitMb: 32, allDown: false,
     progress: (m) => process.stderr.write(`soak: ${m}\n`),
   };
   let json: string | undefined;
@@ -68,6 +69,7 @@ export function parseSoakArgs(argv: string[]): { o: SoakOptions; json?: string }
       case '--fdt': o.fdtMs = int(val(), a, 100, 60_000); break;
       case '--rss-limit': o.rssLimitMb = Number(val()); if (!(o.rssLimitMb >= 0)) throw new Error('--rss-limit: expected MB ≥ 0'); break;
       case '--prefix': o.prefix = val(); if (!/^[a-z][a-z0-9]{0,11}$/.test(o.prefix)) throw new Error(`bad prefix '${o.prefix}'`); break;
+      case '--all-down': o.allDown = true; break;
       case '-h': case '--help': return 'help';
       default: throw new Error(`unrecognized argument '${a}'`);
     }

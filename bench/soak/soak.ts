@@ -13,7 +13,7 @@ import { labNamespaces } from '../../src/lab/state.js';
 import type { LabInfo } from '../../src/lab/topology.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { DaemonLog, Ipmpd, writeConfigFile, type GroupSetup, type ProcStats } from './daemon.js';
-import { inject, schedule, type FaultCtx, type Kind } from './faults.js';
+import { ALL_DOWN, inject, KINDS, schedule, type FaultCtx, type Kind } from './faults.js';
 import { compareHost, compareProc, hookedDevices, hostState, stableStats, stateFiles, type LeakCheck } from './leaks.js';
 import { Rng } from './prng.js';
 import { describe, settled } from './states.js';
@@ -34,6 +34,8 @@ export interface SoakOptions {
   gapMs: [number, number];
   fdtMs: number;
   rssLimitMb: number;
+  /** Add the deliberate all-NICs-down fault to the mix. */
+  allDown: boolean;
   progress: (msg: string) => void;
 }
 
@@ -267,7 +269,7 @@ async function soakInLab(o: SoakOptions, lab: LabInfo, tun: string): Promise<Omi
     }, new Rng(rng.u32()));
     await traffic.start();
     o.progress(`${o.slots} transfers running at ${o.rateMbit} Mbit/s each; injecting ${o.faults} faults (seed ${o.seed})`);
-    const plan = schedule(rng, o.faults);
+    const plan = schedule(rng, o.faults, o.allDown ? [...KINDS, ALL_DOWN] : KINDS);
     for (let i = 0; i < plan.length; i++) {
       await r.runFault(i + 1, plan[i]);
       const f = r.faults[r.faults.length - 1];

@@ -43,6 +43,19 @@ export function outOfService(s: Snapshot, g: GroupSetup, name: string, state: 'f
   return addressesBound(s, g, name);
 }
 
+/** Every NIC failed and the group failed (all links down). */
+export function groupDown(s: Snapshot, g: GroupSetup): string {
+  const grp = groupOf(s, g);
+  if (!grp) return `group ${g.tun} missing`;
+  if (grp.state !== 'failed') return `group ${g.tun} ${grp.state}`;
+  for (const n of g.nics) {
+    const x = iface(s, n.name);
+    if (!x) return `${n.name} missing`;
+    if (x.state !== 'failed') return `${n.name} ${x.state}`;
+  }
+  return '';
+}
+
 /**
  * Everything as configured: group ok; every NIC ok; non-standby NICs active, standby NICs
  * inactive (FAILBACK=yes brings the group back to its configured shape); exactly the

@@ -10,9 +10,9 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BLOCK, Rng, StreamGen } from '../../../bench/soak/prng.js';
-import { KINDS, schedule } from '../../../bench/soak/faults.js';
+import { ALL_DOWN, KINDS, schedule } from '../../../bench/soak/faults.js';
 import { judge, type TransferRecord } from '../../../bench/soak/traffic.js';
-import { outOfService, settled } from '../../../bench/soak/states.js';
+import { groupDown, outOfService, settled } from '../../../bench/soak/states.js';
 import { summarize, type SoakResult } from '../../../bench/soak/report.js';
 import { parseSoakArgs } from '../../../bench/soak/run.js';
 import { hookedDevices } from '../../../bench/soak/leaks.js';
@@ -66,6 +66,9 @@ describe('soak stream and schedule', () => {
     assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, counts.join(','));
     assert.deepEqual(schedule(new Rng(5), 100), s100);
     assert.notDeepEqual(schedule(new Rng(6), 100), s100);
+    assert.ok(!s100.includes(ALL_DOWN), 'all-down only when asked for');
+    const withAll = schedule(new Rng(5), 16, [...KINDS, ALL_DOWN]);
+    assert.equal(withAll.filter((k) => k === ALL_DOWN).length, 2);
   });
 });
 
@@ -196,6 +199,14 @@ describe('soak expectations on the snapshot', () => {
       /eth0 is failed, not offline/);
     assert.match(outOfService(snap('failed', failed, { '198.18.0.10': 'eth1', '2001:db8::10': 'eth2' }), SETUP, 'eth0', 'failed'),
       /group ipmp0 failed/);
+  });
+
+  it('group down: the group failed and every NIC failed', () => {
+    const all = [nic('eth0', 'failed', false), nic('eth1', 'failed', false), nic('eth2', 'failed', false, true)];
+    assert.equal(groupDown(snap('failed', all, {}), SETUP), '');
+    assert.match(groupDown(snap('degraded', all, {}), SETUP), /degraded/);
+    const one = [nic('eth0', 'failed', false), nic('eth1', 'ok', true), nic('eth2', 'failed', false, true)];
+    assert.match(groupDown(snap('failed', one, {}), SETUP), /eth1 ok/);
   });
 });
 
