@@ -81,7 +81,11 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
     if (n > 0) {
       let nic = false;
       for (let i = 1; i < nfds; i++) if (ready[i]) { nic = true; break; }
-      if (nic) rx.runOnce(0);
+      if (nic) {
+        rx.runOnce(0);
+        // Packets waiting for a neighbour leave as soon as RX has learnt it, not at the next wake-up.
+        if (tx.pending.size() > 0) { tx.runOnce(0); lastTx = now; }
+      }
     } else if (nfds === 1) {
       rx.runOnce(0);
     }
@@ -90,7 +94,7 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
   }
 }
 
-/** Test hooks (see HB_HOOK): enabled by the owner only under IPMPD_TEST_HOOKS=1. */
+/** Test hooks (see HB_HOOK): set by the owner only when IPMPD_TEST_HOOKS names a hook file. */
 function testHook(beat: Int32Array): void {
   const cmd = Atomics.exchange(beat, HB_HOOK, HOOK_NONE);
   if (cmd === HOOK_STALL) {
