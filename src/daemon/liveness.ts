@@ -51,6 +51,8 @@ export interface LivenessOptions {
 export function watchLiveness(o: LivenessOptions): { monitor: LagMonitor; stop(): void } {
   const monitor = new LagMonitor();
   let lastPing = performance.now();
+  // The first turn is measured from now: a stall before it counts too.
+  monitor.tick(lastPing);
   const timer = setInterval(() => {
     const now = performance.now();
     const line = monitor.tick(now);

@@ -266,8 +266,9 @@ export async function main(argv: string[]): Promise<number> {
   });
   const caps = native.capState();
   const how = handover?.reason === 'upgrade' ? 'upgraded in place, ' : '';
+  // Watched from before "ready": every stall after it is seen.
+  watchLiveness({ log: (t) => log('err', t), ping: () => notify.send('WATCHDOG=1'), watchdogMs: notify.watchdogIntervalMs() });
   log('info', `ipmpd: ready (${daemon.groups.map((g) => g.name).join(', ')}; ${how}pid ${process.pid}, uid ${process.geteuid?.() ?? 0}, CapEff ${capHex(caps.effective)})`);
   notify.ready(`forwarding on ${daemon.groups.map((g) => g.name).join(', ')}`);
-  watchLiveness({ log: (t) => log('err', t), ping: () => notify.send('WATCHDOG=1'), watchdogMs: notify.watchdogIntervalMs() });
   return new Promise<number>(() => undefined);
 }

@@ -9,7 +9,7 @@
  *  - across a SIGUSR2 whose new image would not start (a broken configuration): the
  *    upgrade is refused with a one-line reason and the running image continues.
  * No reset, no changed byte, offline state kept, and the longest gap of the stream is
- * reported.
+ * reported, and a stall of the control thread is logged.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -340,5 +340,18 @@ describe('restart and upgrade keep connections', { skip, timeout: 240_000 }, () 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a stalled control thread is logged with the length of the stall', async () => {
+    d = d?.alive() ? d : await startDaemon(prefix, YAML);
+    const from = d.log().length;
+    process.kill(d.pid, 'SIGSTOP');
+    // The stall itself: the daemon cannot run for this long.
+    await new Promise((r) => setTimeout(r, 1500));
+    process.kill(d.pid, 'SIGCONT');
+    await d.waitLog(/control thread event loop stalled for \d+ ms \(bound 500 ms\)/, 10_000, from);
+    const ms = Number(/stalled for (\d+) ms/.exec(d.log().slice(from))?.[1]);
+    assert.ok(ms >= 1000 && ms < 10_000, `reported ${ms} ms for a 1500 ms stop`);
+    assert.equal(inHost(prefix, [BIN('ipmpstat'), '--socket', d.socket, '-g']).code, 0, 'the daemon serves after the stall');
   });
 });
