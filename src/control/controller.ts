@@ -11,7 +11,7 @@ import { AddressBinding, type BindMove } from './binding.js';
 import { BucketTable } from './buckets.js';
 import { BucketActivity } from './bucket-activity.js';
 import { type GroupState, type LogLevel, NicFlag } from './glossary.js';
-import { ActionKind, type GroupModel, type OpResult } from './group-model.js';
+import { ActionKind, type Action, type GroupModel, type OpResult } from './group-model.js';
 import { EventKind, type GroupEvent, type NicConfig, newGroupModel, step } from './group.js';
 import { snapshotOf, type TestFamilies } from './snapshot.js';
 
@@ -93,7 +93,7 @@ export class GroupController {
     this.modelState = r.model;
     const before = { nominee: this.binding.nominee, carrier: this.binding.carrier };
     const changed = new Set<number>(this.syncMembers());
-    for (const a of r.actions) {
+    for (const a of this.netActivations(r.actions)) {
       if (a.kind === ActionKind.LOG) eff.logs.push({ level: a.level, text: a.text });
       else if (a.kind === ActionKind.GROUP_STATE) eff.groupState = a.state;
       else if (a.kind === ActionKind.ACTIVATE) {
@@ -195,6 +195,21 @@ export class GroupController {
     eff.changed = true;
     this.gen++;
     return eff;
+  }
+
+  /**
+   * A step is atomic: of a NIC's activations and deactivations only the last is kept, and only
+   * when it changes the NIC's state (a NIC that appears with its link down is activated and
+   * failed within one step, and must not move buckets or addresses, nor count as having been
+   * active). Other actions keep their order.
+   */
+  private netActivations(actions: Action[]): Action[] {
+    const last = new Map<number, number>();
+    actions.forEach((a, i) => { if (a.kind === ActionKind.ACTIVATE || a.kind === ActionKind.DEACTIVATE) last.set(a.nic, i); });
+    return actions.filter((a, i) => {
+      if (a.kind !== ActionKind.ACTIVATE && a.kind !== ActionKind.DEACTIVATE) return true;
+      return last.get(a.nic) === i && (a.kind === ActionKind.ACTIVATE) !== this.binding.isActive(a.nic);
+    });
   }
 
   /** Brings the bucket table's members in line with the group's (before activations). */

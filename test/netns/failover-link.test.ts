@@ -20,7 +20,7 @@ import type { LabInfo } from '../../src/lab/lab.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
-  assertStreamWhole, boundTo, gapText, iface, longestGap, pingGaps, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
+  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, longestGap, pickPorts, pingGaps, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
   waitSnap, withLog,
 } from './helpers/failover.js';
 
@@ -187,7 +187,7 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
     });
   });
 
-  it('a NIC missing at start is tracked as failed and adopted when it appears', async () => {
+  it('a NIC missing at start is tracked as failed and adopted when it appears; running flows stay', async () => {
     await d!.stop();
     d = undefined;
     await labFail(p, 'eth1', { delete: true });
@@ -200,8 +200,21 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
       assert.equal(g.trim(), 'degraded:eth0 [eth1]');
       for (const a of DATA) assert.ok(await reachable(peerNs(p), a), `${a} answers through eth0`);
 
+      // TCP connections in buckets whose home is eth1 run on eth0 while eth1 is missing; they
+      // stay on eth0 when eth1 appears (it takes them once they are idle).
+      const ports = pickPorts({ src: DATA[0], dst: PEER, dport: 5504, homes: [0, 1], home: 1 }, 44000, 4);
+      const meter = new FlowMeter(p, ['swp0', 'swp1'], ports);
+      await meter.install();
+      const stream = await startStream({ fromNs: hostNs(p), toNs: peerNs(p), to: PEER, local: DATA[0], port: 5504,
+        conns: ports.length, rate: 100_000, durationMs: 3_000, lports: ports });
+      const c0 = await meter.read();
+      await waitFor('the connections on eth0', async () =>
+        [...flowPorts(c0, await meter.read(), ports, 10).values()].every((x) => x.join() === 'swp0'), 5_000, 50);
       await labRepair(p, 'eth1');
       await waitSnap(d!, 'eth1 adopted and active', (x) => settled(x));
+      assertStreamWhole('host → peer while eth1 appears', await stream.result);
+      const all = flowPorts(c0, await meter.read(), ports);
+      for (const sp of ports) assert.deepEqual(all.get(sp), ['swp0'], `connection from port ${sp} stayed on eth0: ${JSON.stringify([...all])}`);
       await assertCarries(p, d!, 'eth1');
       await assertIsolated(p, d!, 'eth1');
     });

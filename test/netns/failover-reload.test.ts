@@ -19,12 +19,9 @@ import { uniquePrefix } from '../../src/lab/fixture.js';
 import { execIn, hostNs, labDown, labDownSync, labUp, peerNs, waitFor } from '../../src/lab/lab.js';
 import type { LabInfo } from '../../src/lab/lab.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { flowBucket } from '../../src/dataplane/flowhash.js';
-import { BucketTable } from '../../src/control/buckets.js';
-import { parseIpv4 } from '../../src/wire/ipv4.js';
 import {
-  FlowMeter, assertStreamWhole, boundTo, flowPorts, iface, peerNeighbour, pingRun, reachable, skipUnlessRoot,
-  startStream, tcpSnmp, waitSnap, withLog,
+  FlowMeter, assertStreamWhole, boundTo, flowPorts, iface, peerNeighbour, pickPorts, pingRun, reachable,
+  skipUnlessRoot, startStream, tcpSnmp, waitSnap, withLog,
 } from './helpers/failover.js';
 
 const TUN = process.env.IPMP_TEST_TUN || `iph${process.pid % 100000}`;
@@ -34,29 +31,6 @@ const PEER = '198.18.0.1';
 
 const STREAM_PORT = 5503;
 const LATER_PORT = 5504;
-
-/** The flow bucket of a TCP packet src:sport → dst:dport, as the daemon hashes it. */
-function tcpBucket(src: string, dst: string, sport: number, dport: number): number {
-  const b = new Uint8Array(40);
-  b[0] = 0x45;
-  b[3] = 40;
-  b[9] = 6;
-  new DataView(b.buffer).setUint32(12, parseIpv4(src));
-  new DataView(b.buffer).setUint32(16, parseIpv4(dst));
-  new DataView(b.buffer).setUint16(20, sport);
-  new DataView(b.buffer).setUint16(22, dport);
-  return flowBucket(b, 0, 40);
-}
-
-/** `n` local ports from `from` up whose flows to PEER:dport have (or have not) eth2 (slot 2) as home. */
-function pickPorts(from: number, n: number, dport: number, eth2Home: boolean): number[] {
-  const homes = new BucketTable([0, 1, 2], []);
-  const out: number[] = [];
-  for (let port = from; out.length < n && port < from + 5000; port++) {
-    if ((homes.homeOf(tcpBucket(DATA[0], PEER, port, dport)) === 2) === eth2Home) out.push(port);
-  }
-  return out;
-}
 
 async function rxPackets(p: string, nic: string): Promise<number> {
   return Number((await execIn(hostNs(p), ['cat', `/sys/class/net/${nic}/statistics/rx_packets`])).stdout.trim());
@@ -94,9 +68,10 @@ describe('SIGHUP with TCP streams running', { skip: skipUnlessRoot, timeout: 120
 
   it('SIGHUP adds a NIC and an address; running TCP streams stay whole on their NICs', async (t) => {
     await withLog(d, async () => {
-      const toEth2 = pickPorts(41000, 4, STREAM_PORT, true);
-      const stay = pickPorts(42000, 4, STREAM_PORT, false);
-      const later = pickPorts(43000, 4, LATER_PORT, true);
+      const flow = { src: DATA[0], dst: PEER, homes: [0, 1, 2], home: 2 };
+      const toEth2 = pickPorts({ ...flow, dport: STREAM_PORT }, 41000, 4, true);
+      const stay = pickPorts({ ...flow, dport: STREAM_PORT }, 42000, 4, false);
+      const later = pickPorts({ ...flow, dport: LATER_PORT }, 43000, 4, true);
       const srcPorts = [...toEth2, ...stay];
       const meter = new FlowMeter(p, lab.nics.map((n) => n.switchPort), [...srcPorts, ...later]);
       await meter.install();

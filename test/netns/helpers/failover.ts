@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { execIn, hostNs, peerNs, spawnIn, swNs, waitFor } from '../../../src/lab/lab.js';
 import type { Snapshot, SnapshotInterface } from '../../../src/daemon/protocol.js';
 import { REPO, snapshot, type RunningDaemon } from './daemon.js';
+import { flowBucket } from '../../../src/dataplane/flowhash.js';
+import { BucketTable } from '../../../src/control/buckets.js';
+import { parseIpv4 } from '../../../src/wire/ipv4.js';
 
 const PACED_TCP = join(dirname(fileURLToPath(import.meta.url)), 'paced-tcp.js');
 const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
@@ -314,6 +317,44 @@ export function flowPorts(before: Record<string, Record<number, number>>, after:
   for (const sp of srcPorts) {
     out.set(sp, Object.keys(after).filter((p) => (after[p][sp] ?? 0) - (before[p]?.[sp] ?? 0) >= minPackets));
   }
+  return out;
+}
+
+/** The flow bucket of a TCP packet src:sport → dst:dport, as the daemon hashes it. */
+export function tcpBucket(src: string, dst: string, sport: number, dport: number): number {
+  const b = new Uint8Array(40);
+  const v = new DataView(b.buffer);
+  b[0] = 0x45;
+  b[3] = 40;
+  b[9] = 6;
+  v.setUint32(12, parseIpv4(src));
+  v.setUint32(16, parseIpv4(dst));
+  v.setUint16(20, sport);
+  v.setUint16(22, dport);
+  return flowBucket(b, 0, 40);
+}
+
+export interface FlowChoice {
+  src: string;
+  dst: string;
+  dport: number;
+  /** NIC slots of the group's non-standby NICs (slots follow the configuration order). */
+  homes: number[];
+  /** The slot whose home buckets are wanted (or avoided). */
+  home: number;
+}
+
+/**
+ * `n` local ports from `from` up whose TCP flows src → dst:dport hash into buckets whose
+ * rendezvous home (the daemon's own computation) is (or, with want false, is not) f.home.
+ */
+export function pickPorts(f: FlowChoice, from: number, n: number, want = true): number[] {
+  const table = new BucketTable(f.homes, []);
+  const out: number[] = [];
+  for (let port = from; out.length < n && port < from + 5000; port++) {
+    if ((table.homeOf(tcpBucket(f.src, f.dst, port, f.dport)) === f.home) === want) out.push(port);
+  }
+  assert.equal(out.length, n, `found ${n} local ports from ${from}`);
   return out;
 }
 

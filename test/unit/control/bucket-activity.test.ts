@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BucketActivity, BUCKET_IDLE_NS } from '../../../src/control/bucket-activity.js';
 import { BUCKET_COUNT } from '../../../src/control/glossary.js';
-import { group } from './fixtures.js';
-import { nicConfig } from './fixtures.js';
+import { EventKind } from '../../../src/control/group.js';
+import { group, nicConfig } from './fixtures.js';
 
 test('a bucket is busy from the sample where its count moved until BUCKET_IDLE_NS later', () => {
   const a = new BucketActivity();
@@ -42,4 +42,18 @@ test('controller: a NIC added while its home buckets carry traffic gets them onc
   assert.equal(c.generation, gen + 1);
   for (const b of h.bucketChanges) assert.equal(c.buckets.owner[b], 2);
   assert.equal(c.lentBuckets(), 0);
+});
+
+test('controller: a NIC that appears with its link down and comes up later still leaves busy buckets where they are', () => {
+  const c = group([{}, {}, { mac: null }]);
+  const counts = new Float64Array(BUCKET_COUNT).fill(1);
+  c.observeBuckets(10, counts);
+  const before = Uint8Array.from(c.buckets.owner);
+  const appeared = c.handle({ kind: EventKind.NIC_APPEARED, nic: 2, mac: '02:00:00:00:00:02', linkUp: false }, 10);
+  assert.deepEqual(appeared.bucketChanges, [], 'activated and failed within one step: no bucket moves');
+  assert.deepEqual(appeared.moves, []);
+  const up = c.handle({ kind: EventKind.LINK_UP, nic: 2, linkUpRepairAllowed: true }, 20);
+  assert.deepEqual(up.bucketChanges, [], 'busy buckets stay with their holders');
+  assert.deepEqual([...c.buckets.owner], [...before]);
+  assert.ok(c.lentBuckets() > 0);
 });
