@@ -26,13 +26,6 @@ const SEED = 7;
 const ARGS = ['--faults', '12', '--seed', String(SEED), '--nics', '3', '--slots', '4', '--rate', '40',
   '--transfer-sec', '4-8', '--hold-ms', '300-800', '--gap-ms', '100-400', '--all-down', '--prefix', PREFIX];
 const ALL_KINDS = [...KINDS, ALL_DOWN];
-/**
- * Known daemon bug: a NIC deleted and re-created keeps IPv6 enabled (disable_ipv6 0): the
- * daemon re-applies host isolation on re-adoption only when the NIC list changes
- * (HostIsolation.setDevices returns early), and the list did not change on deletion.
- */
-const DELETE_TODO = 're-created NIC: disable_ipv6 is not set again';
-
 interface Run { code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }
 
 function runSoak(json: string): Promise<Run> {
@@ -76,8 +69,7 @@ describe('fault soak, short', { skip, timeout: BOUND_MS + 30_000 }, () => {
   });
 
   for (const k of ALL_KINDS) {
-    const opts = k === 'delete' ? { todo: DELETE_TODO } : {};
-    it(`${k}: each fault reaches its expected state and the group settles back`, opts, () => {
+    it(`${k}: each fault reaches its expected state and the group settles back`, () => {
       const bad = r.faults.filter((f) => f.kind === k && !f.ok);
       assert.deepEqual(bad.map((f) => `#${f.n} ${f.nic}: ${f.error}\n${f.log}`), [], context);
     });
