@@ -178,6 +178,11 @@ async function sighup(c: FaultCtx, note: FaultNote): Promise<FaultOutcome> {
 async function kill9(c: FaultCtx, note: FaultNote): Promise<FaultOutcome> {
   note.undone = true;
   const { downMs, settleMs } = await c.killAndRestart();
+  // The new instance takes the host isolation over from the killed one.
+  for (const n of c.setup.nics) {
+    const gap = await c.isolationGap(n.name);
+    if (gap) throw new Error(`after the restart, ${n.name}: ${gap}`);
+  }
   return { nic: '', detail: `SIGKILL, ready again after ${downMs} ms`, detectMs: null, holdMs: downMs, settleMs };
 }
 

@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { labDownSync } from '../../src/lab/lab.js';
 import { formatSummary } from './report.js';
 import { runSoak, type SoakOptions } from './soak.js';
+import { ALL_DOWN, KINDS, type Kind } from './faults.js';
 
 const USAGE = `usage: ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE] [--slots N] [--rate MBIT]
                        [--transfer-sec MIN-MAX] [--hold-ms MIN-MAX] [--gap-ms MIN-MAX] [--fdt MS]
-                       [--rss-limit MB] [--all-down] [--prefix P]
+                       [--rss-limit MB] [--kinds K,K...] [--all-down] [--prefix P]
   --faults N        faults to inject (default 100)
   --seed S          seed of the fault schedule and the transfers (default: from the clock, printed)
   --nics K          NICs in the group, 2..8 (default 3, the last one standby)
@@ -24,13 +25,22 @@ const USAGE = `usage: ipmp bench soak [--faults N] [--seed S] [--nics K] [--json
   --gap-ms          pause between faults (default 200-1500)
   --fdt MS          FAILURE_DETECTION_TIME (default 1000)
   --rss-limit MB    allowed RSS growth of the final daemon instance (default 32)
-  --all-down        also take every NIC down at once now and then (the group fails)
+  --kinds K,K...    the kinds of fault to draw from (default ${KINDS.join(',')})
+  --all-down        also take every NIC down at once now and then (the group fails): kind ${ALL_DOWN}
 `;
 
 function range(v: string, what: string): [number, number] {
   const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
   if (!m || Number(m[1]) > Number(m[2])) throw new Error(`${what}: expected MIN-MAX, got '${v}'`);
   return [Number(m[1]), Number(m[2])];
+}
+
+function kinds(v: string): Kind[] {
+  const known: readonly string[] = [...KINDS, ALL_DOWN];
+  const list = v.split(',').map((k) => k.trim()).filter(Boolean);
+  const bad = list.filter((k) => !known.includes(k));
+  if (list.length === 0 || bad.length) throw new Error(`--kinds: unknown kind '${bad[0] ?? v}': expected some of ${known.join(', ')}`);
+  return [...new Set(list)] as Kind[];
 }
 
 function int(v: string, what: string, lo: number, hi: number): number {
@@ -42,7 +52,7 @@ function int(v: string, what: string, lo: number, hi: number): number {
 export function parseSoakArgs(argv: string[]): { o: SoakOptions; json?: string } | 'help' {
   const o: SoakOptions = {
     faults: 100, seed: Date.now() % 1_000_000, nics: 3, prefix: `isk${process.pid % 10000}`, slots: 4, rateMbit: 40,
-    transferSec: [5, 60], holdMs: [500, 3000], gapMs: [200, 1500], fdtMs: 1000, rssLimitMb: 32, allDown: false,
+    transferSec: [5, 60], holdMs: [500, 3000], gapMs: [200, 1500], fdtMs: 1000, rssLimitMb: 32, kinds: [...KINDS],
     progress: (m) => process.stderr.write(`soak: ${m}\n`),
   };
   let json: string | undefined;
@@ -69,7 +79,8 @@ export function parseSoakArgs(argv: string[]): { o: SoakOptions; json?: string }
       case '--fdt': o.fdtMs = int(val(), a, 100, 60_000); break;
       case '--rss-limit': o.rssLimitMb = Number(val()); if (!(o.rssLimitMb >= 0)) throw new Error('--rss-limit: expected MB ≥ 0'); break;
       case '--prefix': o.prefix = val(); if (!/^[a-z][a-z0-9]{0,11}$/.test(o.prefix)) throw new Error(`bad prefix '${o.prefix}'`); break;
-      case '--all-down': o.allDown = true; break;
+      case '--all-down': if (!o.kinds.includes(ALL_DOWN)) o.kinds.push(ALL_DOWN); break;
+      case '--kinds': o.kinds = kinds(val()); break;
       case '-h': case '--help': return 'help';
       default: throw new Error(`unrecognized argument '${a}'`);
     }

@@ -104,7 +104,7 @@ describe('fault soak, short', { skip, timeout: BOUND_MS + 30_000 }, () => {
 
   it('leaves nothing behind', () => {
     const names = r.leaks.map((l) => l.what);
-    for (const w of ['daemon fds', 'daemon sockets', 'daemon RSS', 'clean stop', 'TUN removed', 'nftables', 'sysctls', 'state file', 'namespaces']) {
+    for (const w of ['isolation at the end', 'daemon fds', 'daemon sockets', 'daemon RSS', 'clean stop', 'TUN removed', 'nftables', 'sysctls', 'state file', 'namespaces']) {
       assert.ok(names.includes(w), `leak check '${w}' missing${context}`);
     }
     assert.deepEqual(r.leaks.filter((l) => !l.ok), [], context);

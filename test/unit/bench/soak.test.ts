@@ -235,6 +235,11 @@ describe('soak arguments', () => {
     assert.throws(() => parseSoakArgs(['--transfer-sec', '9-3']), /expected MIN-MAX/);
     assert.throws(() => parseSoakArgs(['--transfer-sec', '0-3']), /at least 1 s/);
     assert.throws(() => parseSoakArgs(['--bogus']), /unrecognized argument '--bogus'/);
+    assert.throws(() => parseSoakArgs(['--kinds', 'link,meteor']), /--kinds: unknown kind 'meteor'/);
+    const k = parseSoakArgs(['--kinds', 'link,silent', '--all-down']);
+    assert.ok(k !== 'help');
+    assert.deepEqual(k.o.kinds, ['link', 'silent', ALL_DOWN]);
+    assert.deepEqual(p.o.kinds, [...KINDS]);
     assert.throws(() => parseSoakArgs(['--seed']), /needs a value/);
   });
 });
