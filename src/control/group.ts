@@ -42,6 +42,7 @@ export const EventKind = {
   LINK_UP: 0, LINK_DOWN: 1, PROBE_FAILURE: 2, PROBE_REPAIR: 3, NIC_ADDED: 4, NIC_REMOVED: 5,
   NIC_APPEARED: 6, NIC_VANISHED: 7, STANDBY_CHANGED: 8, FAILBACK_CHANGED: 9, OFFLINE: 10,
   UNDO_OFFLINE: 11, MAC_CHANGED: 12, ADMIN_CHANGED: 13, TARGETS_CHANGED: 14, LINK_STABLE: 15,
+  PROBE_CONFIG_CHANGED: 16,
 } as const;
 
 export interface NicConfig {
@@ -73,7 +74,9 @@ export type GroupEvent =
   | { kind: typeof EventKind.UNDO_OFFLINE; nic: number }
   | { kind: typeof EventKind.MAC_CHANGED; nic: number; mac: string | null }
   | { kind: typeof EventKind.ADMIN_CHANGED; nic: number; up: boolean }
-  | { kind: typeof EventKind.TARGETS_CHANGED; nic: number; hasTargets: boolean };
+  | { kind: typeof EventKind.TARGETS_CHANGED; nic: number; hasTargets: boolean }
+  /** A test address was configured on a NIC that had none, or its last one was removed. */
+  | { kind: typeof EventKind.PROBE_CONFIG_CHANGED; nic: number; probeEnabled: boolean };
 
 export interface StepResult {
   model: GroupModel;
@@ -125,6 +128,7 @@ function dispatch(ctx: StepCtx, ev: GroupEvent): void {
     case EventKind.MAC_CHANGED: return macChanged(ctx, n, ev.mac);
     case EventKind.ADMIN_CHANGED: return adminChanged(ctx, n, ev.up);
     case EventKind.TARGETS_CHANGED: return targetsChanged(ctx, n, ev.hasTargets);
+    case EventKind.PROBE_CONFIG_CHANGED: return probeConfigChanged(ctx, n, ev.probeEnabled);
   }
 }
 
@@ -232,6 +236,23 @@ function macChanged(ctx: StepCtx, n: NicRec, mac: string | null): void {
 function adminChanged(ctx: StepCtx, n: NicRec, up: boolean): void {
   if (hasFlag(n, NicFlag.DOWN) === !up) return;
   ctx.setFlags(n, up ? 0 : NicFlag.DOWN, up ? NicFlag.DOWN : 0);
+  ctx.refreshGroupState();
+}
+
+/**
+ * Probing switched on or off for a NIC (its test addresses changed live). Switched on, the NIC
+ * keeps its state until probes decide. Switched off, only the link judges it: a NIC failed by
+ * probes with its link up is repaired at once, and NOTARGETS no longer applies.
+ */
+function probeConfigChanged(ctx: StepCtx, n: NicRec, enabled: boolean): void {
+  if (n.probeEnabled === enabled) return;
+  ctx.changed = true;
+  ctx.apply(n, () => {
+    n.probeEnabled = enabled;
+    n.noTargets = false;
+    if (!enabled && n.state === NicState.NOTARGETS) n.state = hasFlag(n, NicFlag.FAILED) ? NicState.FAILED : runningState(n);
+  });
+  if (!enabled && n.present && n.link !== LinkState.DOWN && n.state !== NicState.OFFLINE && canRepair(n)) repair(ctx, n);
   ctx.refreshGroupState();
 }
 

@@ -299,11 +299,11 @@ export class Daemon {
           case 'failback': for (const x of this.groups) x.setFailback(c.to); break;
           case 'address-added': await g?.addAddress(c.address); break;
           case 'address-removed': await g?.removeAddress(c.address); break;
-          case 'interface-added': await g?.addNic(c.config.name, c.config.standby); break;
+          case 'interface-added': await g?.addNic(c.config); break;
           case 'interface-removed': await g?.removeNic(c.name); break;
           case 'interface-changed':
             if (c.standby) g?.setStandby(c.name, c.to.standby);
-            if (c.testAddress || c.testAddress6) log('info', `${c.name}: test address change takes effect at the next start`);
+            if (c.testAddress || c.testAddress6) await g?.setTestAddresses(c.to);
             break;
           case 'group-added': {
             const rt = new GroupRuntime(c.config, next, this.native, this.rtnl, log, this.opts.stateDir);

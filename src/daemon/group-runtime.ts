@@ -95,6 +95,8 @@ export class GroupRuntime {
     private readonly log: Logger,
     stateDir = '/run/ipmp',
   ) {
+    // Our own copy: live changes (NICs, test addresses) edit it, never the caller's configuration.
+    this.cfg = cfg = { ...cfg, interfaces: cfg.interfaces.map((i) => ({ ...i })) };
     this.nics = new NicSet(native);
     this.isolation = new HostIsolation(cfg.ifname, stateDir);
     this.offlineFile = statePath(stateDir, cfg.ifname).replace(/\.isolation\.json$/, '.offline.json');
@@ -498,16 +500,36 @@ export class GroupRuntime {
 
   // ---- live changes (ipmp verbs, SIGHUP) ----
 
-  /** Adds an underlying NIC to the running group. */
-  async addNic(name: string, standby = false): Promise<void> {
-    if (this.nics.byName(name)) throw new LiveError('EALREADY', `${name} is already in group ${this.cfg.groupname}`);
-    const nic = this.nics.add(name, standby);
-    const link = this.rtnl.getLink(name);
+  /** Adds an underlying NIC to the running group, with the test addresses of `ic` if given. */
+  async addNic(name: string | InterfaceConfig, standby = false): Promise<void> {
+    const ic: InterfaceConfig = typeof name === 'string' ? { name, standby, testAddress: null } : { ...name };
+    if (this.nics.byName(ic.name)) throw new LiveError('EALREADY', `${ic.name} is already in group ${this.cfg.groupname}`);
+    const nic = this.nics.add(ic.name, ic.standby);
+    this.cfg.interfaces = [...this.cfg.interfaces.filter((i) => i.name !== ic.name), ic];
+    const link = this.rtnl.getLink(ic.name);
     if (link) this.adoptLink(nic, link);
     await this.syncIsolation();
     this.syncMtu();
     this.feed({ kind: EventKind.NIC_ADDED, config: this.nicConfig(nic) }, true);
-    this.probing.nicsChanged(this.nics.list);
+    await this.syncProbing();
+  }
+
+  /**
+   * Applies a NIC's new test addresses (SIGHUP): probing starts, moves or stops on that NIC
+   * alone; its data traffic and the other NICs are untouched.
+   */
+  async setTestAddresses(ic: InterfaceConfig): Promise<void> {
+    const nic = this.nics.byName(ic.name);
+    if (!nic) throw new LiveError('EUNKIF', `${ic.name} is not in group ${this.cfg.groupname}`);
+    this.cfg.interfaces = this.cfg.interfaces.map((i) => (i.name === ic.name ? { ...ic, standby: nic.standby } : i));
+    this.feed({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: nic.slot, probeEnabled: this.probing.probeEnabledFor(ic.name) }, true);
+    await this.syncProbing();
+  }
+
+  /** Tells the probe worker about the NICs and their test addresses; starts it for the first one. */
+  private async syncProbing(): Promise<void> {
+    if (this.probing.running) this.probing.nicsChanged(this.nics.list);
+    else if (this.probing.enabled && !this.stopped) await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
   }
 
   /** Removes an underlying NIC; its flows and addresses move to the others. */
@@ -519,6 +541,7 @@ export class GroupRuntime {
     this.damping.forget(nic.slot);
     this.feed({ kind: EventKind.NIC_REMOVED, nic: nic.slot }, true);
     this.nics.remove(name);
+    this.cfg.interfaces = this.cfg.interfaces.filter((i) => i.name !== name);
     this.closeWhenUnused(fd);
     await this.syncIsolation();
     this.syncMtu();

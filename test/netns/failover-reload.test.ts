@@ -9,6 +9,10 @@
 // eth2 get NIC slots 0, 1, 2): those must stay where they run, and once idle the buckets go
 // to eth2, so new connections in them leave through eth2.
 //
+// A second reload gives eth1 and eth2 test addresses (none at start): probing starts on them
+// alone, with a router target from a route via the peer, without moving any traffic; a silent
+// failure of eth2 is then found by its probes.
+//
 // The TUN gets a name unique to this process (iph<n>) unless IPMP_TEST_TUN is set.
 
 import { after, before, describe, it } from 'node:test';
@@ -16,9 +20,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uniquePrefix } from '../../src/lab/fixture.js';
-import { execIn, hostNs, labDown, labDownSync, labUp, peerNs, waitFor } from '../../src/lab/lab.js';
+import { execIn, hostNs, labDown, labDownSync, labFail, labRepair, labUp, peerNs, waitFor } from '../../src/lab/lab.js';
 import type { LabInfo } from '../../src/lab/lab.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { ackedLines, ipmpstatProbes } from './helpers/probe-helpers.js';
 import {
   FlowMeter, assertStreamWhole, boundTo, flowPorts, iface, peerNeighbour, pickPorts, pingRun, reachable,
   skipUnlessRoot, startStream, tcpSnmp, waitSnap, withLog,
@@ -36,11 +41,14 @@ async function rxPackets(p: string, nic: string): Promise<number> {
   return Number((await execIn(hostNs(p), ['cat', `/sys/class/net/${nic}/statistics/rx_packets`])).stdout.trim());
 }
 
-function config(nics: string[], addrs: string[]): string {
+const FDT_MS = 1000;
+
+function config(nics: string[], addrs: string[], tests: Record<string, string> = {}): string {
   return [
+    `FAILURE_DETECTION_TIME: ${FDT_MS}`,
     'groups:',
     `  ${TUN}:`,
-    `    interfaces: { ${nics.map((n) => `${n}: {}`).join(', ')} }`,
+    `    interfaces: { ${nics.map((n) => `${n}: {${tests[n] ? ` test-address: ${tests[n]}/24 ` : ''}}`).join(', ')} }`,
     `    addresses: [${addrs.map((a) => `${a}/24`).join(', ')}]`,
     '',
   ].join('\n');
@@ -128,6 +136,40 @@ describe('SIGHUP with TCP streams running', { skip: skipUnlessRoot, timeout: 120
       assert.ok((await rxPackets(p, 'eth2')) - rx0 >= 20, 'eth2 received the echo requests');
       assert.equal(await peerNeighbour(p, NEW_ADDR), iface(s, 'eth2').mac.toLowerCase());
       for (const a of DATA) assert.ok(await reachable(peerNs(p), a), `${a} still answers`);
+    });
+  });
+
+  it('SIGHUP gives NICs test addresses: probing starts on them alone, and finds a silent failure', async (t) => {
+    await withLog(d, async () => {
+      const tests = { eth1: '198.18.0.101', eth2: '198.18.0.102' };
+      await execIn(hostNs(p), ['ip', 'route', 'replace', '198.19.0.0/24', 'via', PEER, 'dev', TUN]);
+      const before = await waitSnap(d!, 'all three active', (s) => ['eth0', 'eth1', 'eth2'].every((n) => iface(s, n).active));
+      const mark = d!.log().length;
+      writeFileSync(join(d!.dir, 'ipmp.yaml'), config(['eth0', 'eth1', 'eth2'], [...DATA, NEW_ADDR], tests));
+      process.kill(d!.pid, 'SIGHUP');
+      const s = await waitSnap(d!, 'eth1 and eth2 probing their router target', (x) =>
+        ['eth1', 'eth2'].every((n) => x.targets.some((r) => r.interface === n && r.family === 4
+          && r.testaddr === tests[n as 'eth1' | 'eth2'] && r.targets.includes(PEER)) && iface(x, n).probe === 'ok'), 20_000);
+      t.diagnostic(`targets after the reload: ${JSON.stringify(s.targets)}`);
+      assert.equal(iface(s, 'eth0').probe, 'disabled', 'eth0 has no test address and is not probed');
+      for (const n of ['eth0', 'eth1', 'eth2']) assert.ok(iface(s, n).active, `${n} still active`);
+      for (const a of [...DATA, NEW_ADDR]) assert.equal(boundTo(s, a), boundTo(before, a), `${a} did not move`);
+      assert.doesNotMatch(d!.log().slice(mark), /failure detected/, 'no failure from starting to probe');
+      // Answers heard on eth2 end its quiet period: from then on losses count.
+      let probes = '';
+      await waitFor('acked probes on eth2', async () => {
+        probes = await ipmpstatProbes(p, d!, 600);
+        return ackedLines(probes, 'eth2', PEER).length >= 2;
+      }, 10_000, 0).catch((e: Error) => { e.message += `\n${probes}`; throw e; });
+
+      await labFail(p, 'eth2', { silent: true });
+      try {
+        await d!.waitLog(`IP interface failure detected on eth2 of group ${TUN}`, 5 * FDT_MS, mark);
+      } finally {
+        await labRepair(p, 'eth2');
+      }
+      await d!.waitLog(`IP interface repair detected on eth2 of group ${TUN}`, 10 * FDT_MS, mark);
+      assert.doesNotMatch(d!.log().slice(mark), /failure detected on eth[01]/, 'eth0 and eth1 did not fail');
     });
   });
 });

@@ -68,6 +68,11 @@ export class GroupProbing {
     return !!c && (c.testAddress?.family === 4 || c.testAddress6?.family === 6 || c.linkLocalTestAddress === true);
   }
 
+  /** True while a probe worker runs for the group. */
+  get running(): boolean {
+    return this.prober !== null;
+  }
+
   get enabled(): boolean {
     return this.host.interfaces().some((i) => this.probeEnabledFor(i.name));
   }

@@ -13,6 +13,7 @@ const eventArb: fc.Arbitrary<GroupEvent> = fc.oneof(
   nic.map((n) => ({ kind: EventKind.LINK_DOWN, nic: n }) as GroupEvent),
   fc.tuple(nic, fc.boolean()).map(([n, ok]) => ({ kind: EventKind.LINK_UP, nic: n, linkUpRepairAllowed: ok }) as GroupEvent),
   nic.map((n) => ({ kind: EventKind.LINK_STABLE, nic: n }) as GroupEvent),
+  fc.tuple(nic, fc.boolean()).map(([n, on]) => ({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: n, probeEnabled: on }) as GroupEvent),
   nic.map((n) => ({ kind: EventKind.OFFLINE, nic: n }) as GroupEvent),
   nic.map((n) => ({ kind: EventKind.UNDO_OFFLINE, nic: n }) as GroupEvent),
   fc.tuple(nic, fc.boolean()).map(([n, s]) => ({ kind: EventKind.STANDBY_CHANGED, nic: n, standby: s }) as GroupEvent),

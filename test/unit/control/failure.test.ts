@@ -87,6 +87,31 @@ test('link stable changes nothing while the link is down, when not failed, or wi
   assert.equal(iface(probing, 0).state, 'failed');
 });
 
+test('test address removed from a NIC failed by probes with its link up: repaired at once', () => {
+  const c = group([{ probe: true }, { probe: true }]);
+  linkDown(c, 0);
+  linkUp(c, 0);
+  assert.equal(iface(c, 0).state, 'failed');
+  const e = c.handle({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: 0, probeEnabled: false }, 3);
+  assert.deepEqual(texts(e), ['IP interface repair detected on net0 of group g0']);
+  assert.equal(iface(c, 0).state, 'ok');
+  assert.deepEqual(active(c), ['net0', 'net1']);
+});
+
+test('test address added or removed on a healthy NIC or a NIC with its link down: no state change', () => {
+  const c = group([{}, {}]);
+  const on = c.handle({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: 0, probeEnabled: true }, 3);
+  assert.deepEqual(texts(on), []);
+  assert.equal(iface(c, 0).state, 'ok');
+  assert.equal(c.model.members.find((m) => m.id === 0)?.probeEnabled, true, 'the change is kept');
+  assert.equal(c.handle({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: 0, probeEnabled: true }, 4).changed, false);
+  linkDown(c, 1);
+  c.handle({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: 1, probeEnabled: true }, 5);
+  const off = c.handle({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: 1, probeEnabled: false }, 6);
+  assert.deepEqual(texts(off), []);
+  assert.equal(iface(c, 1).state, 'failed');
+});
+
 test('link up with probing enabled waits for the probe repair', () => {
   const c = group([{ probe: true }, {}]);
   linkDown(c, 0);
