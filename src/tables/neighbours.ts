@@ -33,6 +33,16 @@ export const LOOKUP_MISS = 0;
 export const LOOKUP_FRESH = 1;
 export const LOOKUP_STALE = 2;
 
+/**
+ * Age of an entry stamped at `t`, seen at `now` (both coarseNowMs, modulo 2^31-1). Clocks read
+ * on different threads can put `t` a little after `now`: up to a minute ahead counts as age 0,
+ * not as an entry 24 days old.
+ */
+export function ageMs(now: number, t: number): number {
+  const age = (now - t + 0x7fffffff) % 0x7fffffff;
+  return age > 0x7fffffff - 60_000 ? 0 : age;
+}
+
 /** Coarse millisecond clock that fits an Int32 and is comparable within ~24 days. */
 export function coarseNowMs(): number {
   return Math.floor(performance.timeOrigin + performance.now()) % 0x7fffffff;
@@ -97,7 +107,7 @@ export class NeighbourTable {
         const t = this.i32[(base + E_TIME) >> 2];
         for (let i = 0; i < 6; i++) mac[macOff + i] = this.u8[base + E_MAC + i];
         if (Atomics.load(this.i32, base >> 2) !== s1) continue;
-        const age = (now - t + 0x7fffffff) % 0x7fffffff;
+        const age = ageMs(now, t);
         if (age > NEIGH_EXPIRE_MS) return LOOKUP_MISS;
         return age > NEIGH_STALE_MS ? LOOKUP_STALE : LOOKUP_FRESH;
       }
@@ -123,7 +133,7 @@ export class NeighbourTable {
       const base = this.base(idx);
       if (this.keyEquals(base, family, key, off)) { slot = idx; break; }
       if (this.u8[base + E_USED] === 0) { if (victim < 0 || victimAge < Infinity) { victim = idx; victimAge = Infinity; } continue; }
-      const age = (now - this.i32[(base + E_TIME) >> 2] + 0x7fffffff) % 0x7fffffff;
+      const age = ageMs(now, this.i32[(base + E_TIME) >> 2]);
       if (age > victimAge) { victim = idx; victimAge = age; }
     }
     if (slot < 0) {
@@ -156,7 +166,7 @@ export class NeighbourTable {
         family,
         key: this.u8.slice(base + E_KEY, base + E_KEY + n),
         mac: this.u8.slice(base + E_MAC, base + E_MAC + 6),
-        ageMs: (now - this.i32[(base + E_TIME) >> 2] + 0x7fffffff) % 0x7fffffff,
+        ageMs: ageMs(now, this.i32[(base + E_TIME) >> 2]),
       });
     }
     return out;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  LOOKUP_FRESH, LOOKUP_MISS, LOOKUP_STALE, NEIGH_CAPACITY, NEIGH_EXPIRE_MS, NEIGH_STALE_MS, NeighbourTable,
+  LOOKUP_FRESH, LOOKUP_MISS, LOOKUP_STALE, NEIGH_CAPACITY, NEIGH_EXPIRE_MS, NEIGH_STALE_MS, NeighbourTable, ageMs,
 } from '../../../src/tables/neighbours.js';
 
 const T0 = 1_000_000;
@@ -183,4 +183,16 @@ test('a table over the same buffer sees the writer’s entries', () => {
   w.update(4, k4(198, 18, 0, 60), 0, hw(60), 0, T0);
   assert.equal(r.version(), w.version());
   assert.deepEqual(lookup(r, 4, k4(198, 18, 0, 60), T0)[1], hw(60));
+});
+
+test('an entry stamped a little after the reader\'s clock (another thread) is fresh, not expired', () => {
+  const t = new NeighbourTable();
+  const ip = new Uint8Array([198, 18, 0, 1]);
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 9]);
+  t.update(4, ip, 0, mac, 0, 1_000_005);
+  const got = new Uint8Array(6);
+  assert.equal(t.lookup(4, ip, 0, 1_000_000, got, 0), LOOKUP_FRESH);
+  assert.equal(ageMs(1_000_000, 1_000_005), 0);
+  assert.equal(ageMs(1_000_005, 1_000_000), 5);
+  assert.equal(ageMs(5, 0x7fffffff - 10), 15, 'across the wrap');
 });
