@@ -90,6 +90,8 @@ export class Forwarding {
   readonly conflictStats = { reported: 0, missed: 0 };
   /** Names a NIC slot in conflict log lines. */
   nicName: (slot: number) => string | undefined = () => undefined;
+  /** Told of each conflict report as it is read (duplicate address detection listens). */
+  onConflict: (r: ConflictReport) => void = () => undefined;
   private conflictTimer: NodeJS.Timeout | null = null;
   private slots: Slot[] = [];
   private watchdog: NodeJS.Timeout | null = null;
@@ -118,7 +120,10 @@ export class Forwarding {
   /** Logs what the RX path reported since the last poll. */
   pollConflicts(): ConflictReport[] {
     const { reports, missed } = this.conflicts.poll();
-    for (const r of reports) this.log('err', conflictText(r, this.nicName(r.nic) ?? `NIC slot ${r.nic}`));
+    for (const r of reports) {
+      this.log('err', conflictText(r, this.nicName(r.nic) ?? `NIC slot ${r.nic}`));
+      this.onConflict(r);
+    }
     if (missed > 0) this.log('err', `${missed} more address conflict reports were not read in time`);
     this.conflictStats.reported += reports.length;
     this.conflictStats.missed += missed;

@@ -65,6 +65,8 @@ export class GroupRuntime {
   readonly controller: GroupController;
   readonly isolation: HostIsolation;
   readonly announcer: Announcer;
+  /** An initial bind of an IPv6 address runs DAD (not for the addresses of a re-executed image). */
+  private dadOnInitial = true;
   forwarding: Forwarding | null = null;
   /** Offlined NIC names, kept across daemon restarts (as Solaris keeps IFF_OFFLINE in the kernel). */
   private readonly offlineFile: string;
@@ -113,6 +115,12 @@ export class GroupRuntime {
         return nic && nic.fd >= 0 && nic.mac ? { fd: nic.fd, mac: nic.mac } : null;
       },
       send: (fd, frame) => this.native.send(fd, frame, 0, frame.length),
+      drainConflicts: () => { this.forwarding?.pollConflicts(); },
+      onDad: (address, duplicate, mac) => {
+        if (duplicate) this.log('err', `Duplicate address ${address} detected on ${cfg.ifname} (node ${mac}); address not announced`);
+        else this.log('debug', `${address}: duplicate address detection passed`);
+        if (!this.stopped) this.publishNics();
+      },
     });
     this.probing = new GroupProbing({
       group: cfg.groupname, fdtMs: daemon.fdtMs, targets: cfg.targets, interfaces: () => this.cfg.interfaces,
@@ -142,6 +150,9 @@ export class GroupRuntime {
    * TUN's carrier is left as it is until the state machine has decided.
    */
   async start(inherited: GroupHandover | null = null): Promise<void> {
+    // Addresses taken over from the previous image are in use already: no DAD for them.
+    this.dadOnInitial = !inherited;
+    this.announcer.hold();
     const tunFd = inherited ? adoptTunFd(this.native, inherited.tunFd, this.cfg.ifname, this.log) : -1;
     if (tunFd >= 0) {
       this.tunFd = tunFd;
@@ -174,7 +185,10 @@ export class GroupRuntime {
     this.publishNics();
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
     this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
+    this.forwarding.onConflict = (r) => { if (r.kind === 'data') this.announcer.conflict(r.address, r.mac); };
     await this.forwarding.start();
+    this.dadOnInitial = true;
+    this.announcer.release();
     if (inherited) await this.isolation.setDevices(this.nics.list.map((n) => n.name));
     await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
   }
@@ -213,6 +227,7 @@ export class GroupRuntime {
     }
     for (const m of fx.moves) if (m.from !== null && m.to !== null) this.stats.rebinds++;
     if (!fx.changed) { if (republish) this.publishNics(); return; }
+    for (const m of fx.moves) if (m.initial && m.to !== null && this.dadOnInitial) this.announcer.expectDad(m.address);
     this.publishNics();
     this.watchLent();
     this.probing.stateChanged();
@@ -220,7 +235,8 @@ export class GroupRuntime {
     for (const m of fx.moves) {
       if (m.to === null) { this.announcer.cancel(m.address); continue; }
       const nic = this.nics.bySlot(m.to);
-      if (nic?.mac) this.announcer.announce(m.address, nic.mac);
+      if (nic?.mac) this.announcer.announce(m.address, nic.mac, undefined, m.initial && this.dadOnInitial);
+      else this.announcer.cancel(m.address);
       this.log('debug', `${m.address} bound to ${nic?.name ?? '?'}${m.initial ? ' (initial)' : ''}`);
     }
   }
@@ -274,7 +290,8 @@ export class GroupRuntime {
       w.setNominee(c.binding.nominee);
       w.setCarrier(c.binding.carrier);
       w.setAddresses([...this.addresses.map((a): AddrEntry => {
-        const bound = c.binding.bindingOf(a.address);
+        // A tentative (DAD running) or duplicate address is unbound for the data plane.
+        const bound = this.announcer.tentative(a.address) ? null : c.binding.bindingOf(a.address);
         return { family: a.family, ip: ipBytes(a.family, a.address), plen: a.prefixlen, bound: bound ?? NO_NIC };
       }), ...this.testAddressEntries().slice(0, Math.max(0, MAX_ADDRS - this.addresses.length))]);
     });
@@ -575,7 +592,7 @@ export class GroupRuntime {
     const i = this.addresses.findIndex((x) => x.family === a.family && x.address === a.address);
     if (i < 0) throw new LiveError('EUNKADDR', `unknown IPMP data address ${a.address}`);
     const [old] = this.addresses.splice(i, 1);
-    this.announcer.cancel(old.address);
+    this.announcer.forget(old.address);
     this.apply(this.controller.removeAddress(old.address), true);
     this.rtnl.delAddr(this.tunIfindex, old.family, old.address, old.prefixlen, { ignoreMissing: true });
   }
@@ -632,6 +649,7 @@ export class GroupRuntime {
     this.tables.clearStop();
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
     this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
+    this.forwarding.onConflict = (r) => { if (r.kind === 'data') this.announcer.conflict(r.address, r.mac); };
     await this.forwarding.start();
     await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
     this.publishNics();

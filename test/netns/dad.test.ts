@@ -1,0 +1,147 @@
+// Duplicate address detection by ipmpd on the initial bind of an IPv6 data address, seen from
+// the lab peer: the DAD probe (NS from ::) goes out before the first unsolicited NA; with the
+// peer already holding the address, the daemon logs the duplicate and never announces it while
+// the group's other address is announced as usual.
+//
+// The TUN gets a name unique to this process: the daemon's recovery state under /run/ipmp is
+// named after the TUN.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { execIn, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
+import { withLab } from '../../src/lab/fixture.js';
+import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
+const TUN = `dad${process.pid % 100000}`;
+const DUP = '2001:db8::10';
+const CLEAN = '2001:db8::11';
+
+function config(addresses: string[]): string {
+  return ['groups:', `  ${TUN}:`, '    interfaces: { eth0: {}, eth1: {} }',
+    `    addresses: [${addresses.map((a) => `${a}/64`).join(', ')}]`, ''].join('\n');
+}
+
+interface Nd { src: string; dad: boolean; kind: 'ns' | 'na'; target: string; line: string }
+
+/** Neighbour solicitations and advertisements seen on the peer's eth0, in order (bounded by 30 s). */
+class Capture {
+  readonly seen: Nd[] = [];
+  private readonly child: ChildProcess;
+  private err = '';
+  readonly ready: Promise<void>;
+
+  constructor(p: string) {
+    this.child = spawnIn(peerNs(p), ['timeout', '30', 'tcpdump', '-i', 'eth0', '-nn', '-e', '-l', '--immediate-mode',
+      'icmp6 and (ip6[40]==135 or ip6[40]==136)']);
+    let buf = '';
+    this.child.stdout?.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) { this.parse(buf.slice(0, i)); buf = buf.slice(i + 1); }
+    });
+    this.ready = new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`tcpdump not listening within 5 s: ${this.err}`)), 5_000);
+      this.child.stderr?.on('data', (b: Buffer) => {
+        this.err += b.toString();
+        if (this.err.includes('listening on')) { clearTimeout(t); res(); }
+      });
+      this.child.once('exit', () => { clearTimeout(t); rej(new Error(`tcpdump exited: ${this.err}`)); });
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  private parse(line: string): void {
+    // 02:..:.. > 33:33:ff:00:00:10, ethertype IPv6 (0x86dd), length 78: :: > ff02::1:ff00:10: ICMP6, neighbor solicitation, who has 2001:db8::10, length 24
+    const src = /^\S+\s+(\S+) >/.exec(line)?.[1] ?? '';
+    const ns = /neighbor solicitation, who has (\S+?),/.exec(line);
+    const na = /neighbor advertisement, tgt is (\S+?),/.exec(line);
+    if (ns) this.seen.push({ src, dad: /: :: > /.test(line), kind: 'ns', target: ns[1], line });
+    else if (na) this.seen.push({ src, dad: false, kind: 'na', target: na[1], line });
+  }
+
+  stop(): void {
+    if (this.child.exitCode === null && this.child.pid) this.child.kill('SIGTERM');
+  }
+
+  text(): string {
+    return this.seen.map((x) => x.line).join('\n');
+  }
+}
+
+async function peerMac(p: string): Promise<string> {
+  const j = JSON.parse((await execIn(peerNs(p), ['ip', '-j', 'link', 'show', 'eth0'])).stdout) as { address: string }[];
+  return j[0].address.toLowerCase();
+}
+
+async function withLog<T>(d: RunningDaemon, cap: Capture, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof Error) e.message += `\n--- capture ---\n${cap.text()}\n--- ipmpd log (tail) ---\n${d.tail(30)}`;
+    throw e;
+  }
+}
+
+describe('IPv6 duplicate address detection', { skip }, () => {
+  it('sends a DAD probe (NS from ::) for a data address before its first unsolicited NA', async () => {
+    await withLab({ nics: 2 }, async (lab) => {
+      const p = lab.prefix;
+      const peer = await peerMac(p);
+      const cap = new Capture(p);
+      try {
+        await cap.ready;
+        const d = await startDaemon(p, config([CLEAN]));
+        try {
+          await withLog(d, cap, async () => {
+            const firstNa = (): number => cap.seen.findIndex((x) => x.kind === 'na' && x.target === CLEAN && x.src !== peer);
+            await waitFor(`an unsolicited NA for ${CLEAN}`, async () => firstNa() >= 0, 15_000, 50);
+            const probe = cap.seen.findIndex((x) => x.kind === 'ns' && x.dad && x.target === CLEAN);
+            assert.ok(probe >= 0, 'a DAD probe for the address was seen');
+            assert.ok(probe < firstNa(), 'the DAD probe comes before the first unsolicited NA');
+            assert.notEqual(cap.seen[probe].src, peer, 'the probe comes from one of the group\'s NICs');
+            assert.match(d.log(), new RegExp(`${CLEAN}: duplicate address detection passed`));
+            assert.doesNotMatch(d.log(), /Duplicate address/);
+          });
+        } finally {
+          await d.stop();
+        }
+      } finally {
+        cap.stop();
+      }
+    });
+  });
+
+  it('logs a duplicate held by the peer and never announces it; the other address is announced', async () => {
+    await withLab({ nics: 2 }, async (lab) => {
+      const p = lab.prefix;
+      const peer = await peerMac(p);
+      await execIn(peerNs(p), ['ip', '-6', 'addr', 'add', `${DUP}/64`, 'dev', 'eth0', 'nodad']);
+      const cap = new Capture(p);
+      try {
+        await cap.ready;
+        const d = await startDaemon(p, config([DUP, CLEAN]));
+        try {
+          await withLog(d, cap, async () => {
+            const re = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\); address not announced`);
+            await waitFor('the duplicate logged', async () => re.test(d.log()), 15_000, 50);
+            // The clean address's announcements run on the same timer as the duplicate's would:
+            // two of them bound the time any NA for the duplicate would have shown up.
+            const nas = (t: string): Nd[] => cap.seen.filter((x) => x.kind === 'na' && x.target === t && x.src !== peer);
+            await waitFor(`two unsolicited NAs for ${CLEAN}`, async () => nas(CLEAN).length >= 2, 15_000, 50);
+            assert.ok(cap.seen.some((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer), 'DAD probe sent');
+            assert.ok(cap.seen.some((x) => x.kind === 'na' && x.target === DUP && x.src === peer), 'the peer answered it');
+            assert.deepEqual(nas(DUP).map((x) => x.line), [], `no NA for ${DUP} from the group`);
+            assert.equal(d.alive(), true);
+            assert.equal(d.log().match(/Duplicate address/g)?.length, 1, 'logged once');
+          });
+        } finally {
+          await d.stop();
+        }
+      } finally {
+        cap.stop();
+      }
+    });
+  });
+});
