@@ -40,6 +40,24 @@ export interface InstanceRecord {
   peakRssKb: number;
   /** RSS at its last sample. */
   lastRssKb: number;
+  /** [seconds since this instance started, VmRSS kB], every few seconds. */
+  rss: [number, number][];
+}
+
+/**
+ * RSS trend of one instance: least-squares slope over the second half of its samples (the
+ * first half is warm-up: heap growth to its working size), in MB per minute.
+ */
+export function rssSlopeMbPerMin(samples: readonly [number, number][]): number | null {
+  const xs = samples.slice(Math.floor(samples.length / 2));
+  if (xs.length < 6) return null;
+  const n = xs.length;
+  const mt = xs.reduce((a, [t]) => a + t, 0) / n;
+  const mr = xs.reduce((a, [, r]) => a + r, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [t, r] of xs) { num += (t - mt) * (r - mr); den += (t - mt) ** 2; }
+  return den > 0 ? ((num / den) * 60) / 1024 : null;
 }
 
 export interface KindStats {
@@ -172,8 +190,10 @@ export function formatSummary(r: SoakResult): string {
   const longest = [...r.instances].sort((a, b) => life(b) - life(a))[0];
   if (longest?.base) {
     const mb = (kb: number): string => (kb / 1024).toFixed(1);
+    const slope = rssSlopeMbPerMin(longest.rss);
     out.push(`longest-lived ipmpd #${longest.n}: ${(life(longest) / 1000).toFixed(0)} s, RSS ${mb(longest.base.rssKb)} MB after start, `
-      + `${mb(longest.lastRssKb)} MB at its last sample, peak ${mb(longest.peakRssKb)} MB`);
+      + `${mb(longest.lastRssKb)} MB at its last sample, peak ${mb(longest.peakRssKb)} MB`
+      + `${slope === null ? '' : `, trend over its second half ${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min`}`);
   }
   out.push('', 'leak checks:');
   for (const l of r.leaks) out.push(`  ${l.ok ? 'ok  ' : 'FAIL'} ${l.what}: ${l.detail}`);

@@ -16,6 +16,8 @@ import { describe, settled } from './states.js';
 import type { FaultRecord, CrashRecord, KillWindow, InstanceRecord } from './report.js';
 import type { SoakOptions } from './soak.js';
 
+/** Interval of the daemon's RSS samples (ms). */
+const RSS_SAMPLE_MS = 5_000;
 /** The data address that sighup adds and removes. */
 const EXTRA = '198.18.0.12/24';
 
@@ -36,6 +38,7 @@ export class SoakRun {
   readonly configFile = join(this.dir, 'ipmp.yaml');
   readonly socket = join(this.dir, 'ipmpd.sock');
   last: Snapshot | null = null;
+  private sampler: NodeJS.Timeout | null = null;
 
   constructor(readonly o: SoakOptions, readonly lab: LabInfo, readonly setup: GroupSetup, readonly rng: Rng) {}
 
@@ -46,7 +49,7 @@ export class SoakRun {
     const prev = this.instances[this.instances.length - 1];
     if (prev && prev.endedAt < 0) prev.endedAt = this.now();
     this.d = await Ipmpd.start(hostNs(this.lab.prefix), this.configFile, this.socket, this.log, n);
-    this.instances.push({ n, pid: this.d.pid, startedAt: this.now(), endedAt: -1, base: null, end: null, peakRssKb: 0, lastRssKb: 0 });
+    this.instances.push({ n, pid: this.d.pid, startedAt: this.now(), endedAt: -1, base: null, end: null, peakRssKb: 0, lastRssKb: 0, rss: [] });
   }
 
   /** Records the current instance's fds, sockets, RSS once they are stable (after settling). */
@@ -57,13 +60,24 @@ export class SoakRun {
   }
 
   sample(): ProcStats | null {
-    const st = this.d.stats();
+    const st = this.d?.stats() ?? null;
     const inst = this.instances[this.instances.length - 1];
     if (st && inst) {
       inst.peakRssKb = Math.max(inst.peakRssKb, st.rssKb);
       inst.lastRssKb = st.rssKb;
+      inst.rss.push([Math.round((this.now() - inst.startedAt) / 1000), st.rssKb]);
     }
     return st;
+  }
+
+  /** Samples the daemon's RSS every `ms` until stopSampling(). */
+  startSampling(ms = RSS_SAMPLE_MS): void {
+    this.sampler ??= setInterval(() => this.sample(), ms);
+  }
+
+  stopSampling(): void {
+    if (this.sampler) clearInterval(this.sampler);
+    this.sampler = null;
   }
 
   async waitState(what: string, pred: (s: Snapshot) => string, timeoutMs: number): Promise<number> {

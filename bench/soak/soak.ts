@@ -81,6 +81,7 @@ async function startUp(r: SoakRun, traffic: Traffic): Promise<void> {
   await r.waitState('settled after start', (s) => settled(s, setup), START_SETTLE_MS);
   await run(['ip', '-n', ns, 'route', 'add', REMOTE_NET, 'via', PEER[0], 'dev', setup.tun]);
   await r.baseline();
+  r.startSampling();
   await traffic.start();
   o.progress(`${o.slots} transfers running at ${o.rateMbit} Mbit/s each; injecting ${o.faults} faults (seed ${o.seed})`);
 }
@@ -104,6 +105,7 @@ async function stopAndCheck(r: SoakRun, traffic: Traffic, before: HostState): Pr
   const ns = hostNs(r.lab.prefix);
   const leaks: LeakCheck[] = [];
   await r.waitState('settled at the end', (s) => settled(s, setup), r.settleBound());
+  r.stopSampling();
   const gaps = (await Promise.all(setup.nics.map(async (n) => { const g = await r.isolationGap(n.name); return g ? `${n.name}: ${g}` : ''; })))
     .filter(Boolean);
   leaks.push({ what: 'isolation at the end', ok: gaps.length === 0, detail: gaps.join('; ') || 'every NIC isolated from the host stack' });
@@ -142,6 +144,7 @@ async function soakInLab(o: SoakOptions, lab: LabInfo, tun: string): Promise<Omi
     problems.push(`soak aborted: ${(e as Error).message}`);
     o.progress(`soak aborted: ${(e as Error).message}\n${r.log.tail(30)}`);
   } finally {
+    r.stopSampling();
     await traffic.stop().catch(() => undefined);
     await r.d?.kill9().catch(() => undefined);
     for (const n of nics) await labRepair(lab.prefix, n).catch(() => undefined);

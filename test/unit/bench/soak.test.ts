@@ -13,7 +13,7 @@ import { BLOCK, Rng, StreamGen } from '../../../bench/soak/prng.js';
 import { ALL_DOWN, KINDS, schedule } from '../../../bench/soak/faults.js';
 import { judge, type TransferRecord } from '../../../bench/soak/traffic.js';
 import { groupDown, outOfService, settled } from '../../../bench/soak/states.js';
-import { summarize, type SoakResult } from '../../../bench/soak/report.js';
+import { rssSlopeMbPerMin, summarize, type SoakResult } from '../../../bench/soak/report.js';
 import { parseSoakArgs } from '../../../bench/soak/run.js';
 import { hookedDevices } from '../../../bench/soak/leaks.js';
 import type { GroupSetup } from '../../../bench/soak/daemon.js';
@@ -217,6 +217,16 @@ describe('soak leak checks', () => {
     assert.deepEqual(hookedDevices(many), ['eth0', 'eth1']);
     assert.deepEqual(hookedDevices(one), ['eth2']);
     assert.deepEqual(hookedDevices('table netdev ipmp_x {\n}\n'), []);
+  });
+});
+
+describe('soak RSS trend', () => {
+  it('is the slope over the second half of the samples, in MB/min', () => {
+    const flat: [number, number][] = Array.from({ length: 20 }, (_, i) => [i * 5, i < 10 ? 80_000 + i * 1000 : 90_000]);
+    assert.equal(rssSlopeMbPerMin(flat), 0);
+    const rising: [number, number][] = Array.from({ length: 20 }, (_, i) => [i * 60, 80_000 + i * 1024]);
+    assert.ok(Math.abs((rssSlopeMbPerMin(rising) ?? 0) - 1) < 1e-9);
+    assert.equal(rssSlopeMbPerMin(rising.slice(0, 8)), null, 'too few samples');
   });
 });
 
