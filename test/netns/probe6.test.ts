@@ -157,6 +157,16 @@ describe('probe-based failure detection (IPv6)', { skip }, () => {
           const i = await ipmpstat(p, dd, ['-i', '-o', 'INTERFACE,FLAGS', '-P']);
           assert.match(i, /^eth[01]:--mbM--$/m, `both families: m, b and M on the nominee:\n${i}`);
 
+          // Both families answered on eth0 before IPv4 is dropped: right after the lab starts the
+          // peer's link-local is still tentative and IPv6 probes go unanswered, which with IPv4
+          // dropped would rightly be a failure of both.
+          let heard = '';
+          await waitFor('IPv4 and IPv6 probes acked on eth0', async () => {
+            heard = await ipmpstatProbes(p, dd, 800);
+            return ackedLines(heard, 'eth0', PEER_LL).length >= 3 && ackedLines(heard, 'eth0', '198.18.0.1').length >= 3
+              && lostLines(heard, 'eth0').length === 0;
+          }, 15_000, 0).catch((e: Error) => { e.message += `\n${heard}`; throw e; });
+
           // IPv4 probes from eth0 go unanswered; IPv6 still answers.
           await nftPeer(p, 'add table inet ipmptest; add chain inet ipmptest in { type filter hook input priority 0; }; '
             + 'add rule inet ipmptest in ip saddr 198.18.0.100 icmp type echo-request drop');
