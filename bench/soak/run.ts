@@ -13,7 +13,7 @@ import { ALL_DOWN, KINDS, type Kind } from './faults.js';
 
 const USAGE = `usage: ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE] [--slots N] [--rate MBIT]
                        [--transfer-sec MIN-MAX] [--hold-ms MIN-MAX] [--gap-ms MIN-MAX] [--fdt MS]
-                       [--rss-limit MB] [--kinds K,K...] [--all-down] [--prefix P]
+                       [--rss-limit MB] [--kinds K,K...] [--all-down] [--log FILE] [--prefix P]
   --faults N        faults to inject (default 100)
   --seed S          seed of the fault schedule and the transfers (default: from the clock, printed)
   --nics K          NICs in the group, 2..8 (default 3, the last one standby)
@@ -27,6 +27,7 @@ const USAGE = `usage: ipmp bench soak [--faults N] [--seed S] [--nics K] [--json
   --rss-limit MB    allowed RSS growth of the final daemon instance (default 32)
   --kinds K,K...    the kinds of fault to draw from (default ${KINDS.join(',')})
   --all-down        also take every NIC down at once now and then (the group fails): kind ${ALL_DOWN}
+  --log FILE        write the whole ipmpd log (every instance, a marker line per fault)
 `;
 
 function range(v: string, what: string): [number, number] {
@@ -68,6 +69,7 @@ export function parseSoakArgs(argv: string[]): { o: SoakOptions; json?: string }
       case '--seed': o.seed = int(val(), a, 0, 0xffffffff); break;
       case '--nics': o.nics = int(val(), a, 2, 8); break;
       case '--json': json = val(); break;
+      case '--log': o.logFile = val(); break;
       case '--slots': o.slots = int(val(), a, 1, 32); break;
       case '--rate': o.rateMbit = Number(val()); if (!(o.rateMbit > 0 && o.rateMbit <= 10_000)) throw new Error('--rate: expected 0 < MBIT ≤ 10000'); break;
       case '--transfer-sec':

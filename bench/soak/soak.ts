@@ -3,7 +3,7 @@
 // daemon's snapshot. At the end the daemon stops with SIGTERM and the soak checks what is
 // left behind (leaks.ts). Everything it creates goes with the lab, also on failure.
 
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { execIn, hostNs, labRepair, peerNs } from '../../src/lab/lab.js';
 import { run } from '../../src/lab/exec.js';
 import { withLab } from '../../src/lab/fixture.js';
@@ -34,6 +34,8 @@ export interface SoakOptions {
   rssLimitMb: number;
   /** The kinds of fault to draw from (KINDS, and ALL_DOWN when asked for). */
   kinds: Kind[];
+  /** Where to write every ipmpd instance's whole log, with a marker line per fault. */
+  logFile?: string;
   progress: (msg: string) => void;
 }
 
@@ -149,6 +151,7 @@ async function soakInLab(o: SoakOptions, lab: LabInfo, tun: string): Promise<Omi
     await r.d?.kill9().catch(() => undefined);
     for (const n of nics) await labRepair(lab.prefix, n).catch(() => undefined);
     rmSync(r.dir, { recursive: true, force: true });
+    if (o.logFile) writeFileSync(o.logFile, r.log.all());
   }
   markKillSpans(traffic.records, r.kills, r.now());
   return {
