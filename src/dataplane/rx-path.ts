@@ -33,15 +33,12 @@ import type { PacketPort, TunPort } from '../io/ports.js';
 import {
   ARP_OP_REPLY, ARP_OP_REQUEST, ARP_SHA, ARP_SPA, arpOp, arpSpa, arpTpa, validateArp, writeArpReplyInPlace,
 } from '../wire/arp.js';
-import { isUnicastMac } from '../wire/ethernet.js';
+import {
+  ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, isUnicastMac,
+} from '../wire/ethernet.js';
 import { validateIpv4 } from '../wire/ipv4.js';
 import { shiftVnetOffsets } from '../wire/vnet.js';
 
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const ETHERTYPE_IPV6 = 0x86dd;
-const ETHERTYPE_VLAN = 0x8100;
-const ETHERTYPE_QINQ = 0x88a8;
 
 export class RxPath {
   readonly tables: TableReader;

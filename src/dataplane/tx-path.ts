@@ -21,9 +21,9 @@ import { H_ACK_TX, NO_NIC, TablesView } from '../tables/shared-tables.js';
 import type { SolicitTable } from '../tables/solicits.js';
 import type { PacketPort, TunPort } from '../io/ports.js';
 import { shiftVnetOffsets, vnetIsGso } from '../wire/vnet.js';
+import { ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import { validateIpv4 } from '../wire/ipv4.js';
 
-const ETHERTYPE_IPV4 = 0x0800;
 /**
  * How long a fresh next-hop MAC is reused without a neighbour lookup (while the table is
  * unchanged): consecutive packets of a batch mostly share a next hop. An entry that turns

@@ -16,30 +16,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
-
-type Args = Record<string, string>;
-
-function parse(argv: string[]): { mode: string; a: Args } {
-  const [mode, ...rest] = argv;
-  const a: Args = {};
-  for (let i = 0; i < rest.length; i += 2) {
-    if (!rest[i].startsWith('--') || rest[i + 1] === undefined) throw new Error(`bad argument ${rest[i]}`);
-    a[rest[i].slice(2)] = rest[i + 1];
-  }
-  return { mode: mode ?? '', a };
-}
-
-function num(a: Args, k: string, dflt?: number): number {
-  const v = a[k] === undefined ? dflt : Number(a[k]);
-  if (v === undefined || !Number.isFinite(v)) throw new Error(`--${k} needs a number`);
-  return v;
-}
-
-function finish(result: Record<string, unknown>, code = 0): never {
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(code));
-  // process.exit runs from the write callback; keep the type checker satisfied.
-  return undefined as never;
-}
+import { parseArgs, num, type Args, finish } from './agent-args.js';
 
 function deadline(ms: number, what: () => Record<string, unknown>): void {
   setTimeout(() => finish({ ok: false, error: `timeout after ${ms} ms`, ...what() }, 3), ms).unref();
@@ -185,7 +162,7 @@ function sendFile(a: Args): void {
   });
 }
 
-const { mode, a } = parse(process.argv.slice(2));
+const { mode, a } = parseArgs(process.argv.slice(2));
 switch (mode) {
   case 'recv-seq': recvSeq(a); break;
   case 'send-seq': sendSeq(a); break;

@@ -16,31 +16,10 @@
  * between two arrivals of data.
  */
 import { createServer, connect, type Socket } from 'node:net';
+import { parseArgs, num, type Args, finish } from './agent-args.js';
 
 const RECORD = 1024;
 const TICK_MS = 10;
-
-type Args = Record<string, string>;
-
-function parse(argv: string[]): { mode: string; a: Args } {
-  const [mode, ...rest] = argv;
-  const a: Args = {};
-  for (let i = 0; i < rest.length; i += 2) {
-    if (!rest[i].startsWith('--') || rest[i + 1] === undefined) throw new Error(`bad argument ${rest[i]}`);
-    a[rest[i].slice(2)] = rest[i + 1];
-  }
-  return { mode: mode ?? '', a };
-}
-
-function num(a: Args, k: string, dflt?: number): number {
-  const v = a[k] === undefined ? dflt : Number(a[k]);
-  if (v === undefined || !Number.isFinite(v)) throw new Error(`--${k} needs a number`);
-  return v;
-}
-
-function finish(result: Record<string, unknown>, code = 0): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(code));
-}
 
 function fill(buf: Buffer, off: number, id: number, seq: number): void {
   buf.writeUInt32BE(id, off);
@@ -146,7 +125,7 @@ function send(a: Args): void {
   }
 }
 
-const { mode, a } = parse(process.argv.slice(2));
+const { mode, a } = parseArgs(process.argv.slice(2));
 if (mode === 'recv') recv(a);
 else if (mode === 'send') send(a);
 else {

@@ -14,27 +14,10 @@
  * ok means no socket error (no reset), no corrupt byte, and an orderly end.
  */
 import { createServer, connect, type Socket } from 'node:net';
-
-type Args = Record<string, string>;
+import { parseArgs, num, type Args } from './agent-args.js';
 
 const TICK_MS = 5;
 const PROGRESS_MS = 50;
-
-function parse(argv: string[]): { mode: string; a: Args } {
-  const [mode, ...rest] = argv;
-  const a: Args = {};
-  for (let i = 0; i < rest.length; i += 2) {
-    if (!rest[i].startsWith('--') || rest[i + 1] === undefined) throw new Error(`bad argument ${rest[i]}`);
-    a[rest[i].slice(2)] = rest[i + 1];
-  }
-  return { mode: mode ?? '', a };
-}
-
-function num(a: Args, k: string): number {
-  const v = Number(a[k]);
-  if (a[k] === undefined || !Number.isFinite(v)) throw new Error(`--${k} needs a number`);
-  return v;
-}
 
 /** The byte at stream offset i. */
 function patternAt(i: number): number {
@@ -110,7 +93,7 @@ function run(sock: Socket, a: Args, startedAt: number): void {
   });
 }
 
-const { mode, a } = parse(process.argv.slice(2));
+const { mode, a } = parseArgs(process.argv.slice(2));
 const startedAt = performance.now();
 if (mode === 'listen') {
   const server = createServer({ allowHalfOpen: true }, (s) => {
