@@ -261,7 +261,7 @@ export class Daemon {
       case 'test-hook': {
         if (process.env.IPMPD_TEST_HOOKS !== '1') throw new RequestError('EINVAL', 'test hooks are off (start ipmpd with IPMPD_TEST_HOOKS=1)');
         const g = this.groupNamed(req.group);
-        if (!g.testHook(req.hook)) throw new RequestError('EINVAL', `test hook ${req.hook}: unknown, or group ${req.group} does not probe`);
+        if (!g.testHook(req.hook)) throw new RequestError('EINVAL', `test hook ${req.hook}: unknown, or group ${req.group} runs nothing it applies to`);
         return { ok: true };
       }
       default:

@@ -14,12 +14,11 @@
  * The RX path's address conflict reports come through a ring (tables/conflicts.ts)
  * polled here and logged with the Solaris text.
  *
- * Test hooks: when IPMPD_TEST_HOOKS names a file, SIGUSR2 reads it and runs the
- * hook it names: `stall-forwarding` or `crash-forwarding`.
+ * Test hooks (the control socket's `test-hook` op, only with IPMPD_TEST_HOOKS=1):
+ * `forwarding-stall` blocks the first worker's loop, `forwarding-crash` makes it throw.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { Counters, X_ARP_REPLIES, X_ARP_REQUESTS, X_DEFENCES, X_REQUESTS_LIMITED, type DropReason } from '../tables/counters.js';
 import { ConflictRing, type ConflictReport } from '../tables/conflicts.js';
 import { SolicitTable } from '../tables/solicits.js';
@@ -97,7 +96,6 @@ export class Forwarding {
   private watchdog: NodeJS.Timeout | null = null;
   private lastWatch = 0;
   private stopping = false;
-  private readonly onHook = (): void => this.runTestHook();
 
   constructor(private readonly tables: TablesWriter, private readonly tunFd: number, private readonly log: Log,
     private readonly roles: ForwardingRole[] = forwardingRoles()) {}
@@ -114,7 +112,6 @@ export class Forwarding {
     this.watchdog.unref();
     this.conflictTimer = setInterval(() => this.pollConflicts(), CONFLICT_POLL_MS);
     this.conflictTimer.unref();
-    if (process.env.IPMPD_TEST_HOOKS) process.on('SIGUSR2', this.onHook);
   }
 
   /** Logs what the RX path reported since the last poll. */
@@ -203,12 +200,17 @@ export class Forwarding {
     }
   }
 
-  private runTestHook(): void {
-    let name = '';
-    try { name = readFileSync(process.env.IPMPD_TEST_HOOKS ?? '', 'utf8').trim(); } catch { /* no hook */ }
-    const cmd = name === 'stall-forwarding' ? HOOK_STALL : name === 'crash-forwarding' ? HOOK_CRASH : 0;
-    this.log('info', `test hook: ${name || '(none)'}`);
-    if (cmd && this.slots[0]) Atomics.store(this.slots[0].beat, HB_HOOK, cmd);
+  /**
+   * Test hook: `forwarding-stall` or `forwarding-crash` in the first worker, at its next
+   * loop turn. False when the name is not a forwarding hook or no worker runs.
+   */
+  testHook(name: string): boolean {
+    const cmd = name === 'forwarding-stall' ? HOOK_STALL : name === 'forwarding-crash' ? HOOK_CRASH : 0;
+    const slot = this.slots[0];
+    if (!cmd || !slot?.worker) return false;
+    this.log('info', `test hook: ${name}`);
+    Atomics.store(slot.beat, HB_HOOK, cmd);
+    return true;
   }
 
   /** Heartbeat counters of the workers: they move while the workers loop. */
@@ -223,7 +225,6 @@ export class Forwarding {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    process.removeListener('SIGUSR2', this.onHook);
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
     if (this.conflictTimer) clearInterval(this.conflictTimer);

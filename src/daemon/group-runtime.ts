@@ -461,8 +461,9 @@ export class GroupRuntime {
     return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs })), targets };
   }
 
-  /** Runs a test hook (IPMPD_TEST_HOOKS=1); false when unknown or nothing probes. */
+  /** Runs a test hook (IPMPD_TEST_HOOKS=1); false when unknown or nothing runs it. */
   testHook(hook: string): boolean {
+    if (hook.startsWith('forwarding-')) return this.forwarding?.testHook(hook) ?? false;
     if (hook === 'probe-worker-pause') return this.probing.hook({ hook: 'stall', ms: 1_500 });
     if (hook === 'probe-worker-stall') return this.probing.hook({ hook: 'stall', ms: 2 * STUCK_MS });
     if (hook === 'probe-worker-crash') return this.probing.hook({ hook: 'crash' });

@@ -247,8 +247,7 @@ export async function main(argv: string[]): Promise<number> {
     await daemon.stop().catch(() => undefined);
     return 1;
   }
-  // IPMPD_TEST_HOOKS gives SIGUSR2 to the forwarding path's test hooks (forwarding.ts).
-  if (!process.env.IPMPD_TEST_HOOKS) process.on('SIGUSR2', () => {
+  process.on('SIGUSR2', () => {
     serial = serial.then(async () => {
       if (stopping) return;
       log('info', `SIGUSR2: upgrading in place: checking ${process.argv[1] ?? 'the program'} and the configuration`);

@@ -121,9 +121,12 @@ export type Request =
 /**
  * probe-worker-pause: the probe worker's loop stops for 1.5 s (it recovers by itself);
  * probe-worker-stall: it stops for 2 × the watchdog limit (the daemon restarts it);
- * probe-worker-crash: it throws and exits.
+ * probe-worker-crash: it throws and exits;
+ * forwarding-stall: the forwarding worker's loop blocks (the daemon replaces it);
+ * forwarding-crash: the forwarding worker throws and exits.
  */
-export type TestHook = 'probe-worker-pause' | 'probe-worker-stall' | 'probe-worker-crash';
+export type TestHook = 'probe-worker-pause' | 'probe-worker-stall' | 'probe-worker-crash'
+  | 'forwarding-stall' | 'forwarding-crash';
 
 export type Op = Request['op'];
 

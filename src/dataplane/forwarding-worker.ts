@@ -94,7 +94,7 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
   }
 }
 
-/** Test hooks (see HB_HOOK): set by the owner only when IPMPD_TEST_HOOKS names a hook file. */
+/** Test hooks (see HB_HOOK): set by the owner only on a test-hook request (IPMPD_TEST_HOOKS=1). */
 function testHook(beat: Int32Array): void {
   const cmd = Atomics.exchange(beat, HB_HOOK, HOOK_NONE);
   if (cmd === HOOK_STALL) {

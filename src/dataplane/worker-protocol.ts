@@ -7,7 +7,7 @@ export type ForwardingRole = 'both' | 'tx' | 'rx';
 
 /** Words of the heartbeat buffer. */
 export const HB_BEAT = 0;
-/** Test hook command (only set when the daemon runs with IPMPD_TEST_HOOKS). */
+/** Test hook command (only set when the daemon runs with IPMPD_TEST_HOOKS=1). */
 export const HB_HOOK = 1;
 export const HB_WORDS = 2;
 export const HOOK_NONE = 0;

@@ -1,18 +1,17 @@
 // Forwarding worker liveness: a forwarding worker that stops looping (stall) or dies (crash)
 // is noticed by the daemon's watchdog, logged and replaced; traffic flows again with the same
 // tables and no NIC is declared failed, even with probe-based failure detection whose
-// detection time (1 s) is shorter than the stall. The fault comes from the daemon's test hook
-// (IPMPD_TEST_HOOKS names a file; SIGUSR2 runs the hook written in it).
+// detection time (1 s) is shorter than the stall. The fault comes from the control socket's
+// test-hook op (the daemon runs with IPMPD_TEST_HOOKS=1); SIGUSR2 still upgrades in place.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { labUp, labDown, labDownSync, execIn, hostNs, waitFor, type LabInfo } from '../../src/lab/lab.js';
 import { uniquePrefix } from '../../src/lab/fixture.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { testHook } from './helpers/probe-helpers.js';
 import { STALL_MS } from '../../src/daemon/forwarding.js';
+import type { TestHook } from '../../src/daemon/protocol.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 const TUN = `ipl${process.pid % 100000}`;
@@ -31,8 +30,6 @@ async function pingOnce(ns: string, target: string, waitS = 1): Promise<boolean>
 describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
   let lab: LabInfo;
   let d: RunningDaemon;
-  const dir = mkdtempSync(join(tmpdir(), 'ipmp-liveness-'));
-  const hookFile = join(dir, 'hook');
   const prefix = uniquePrefix();
 
   before(async () => {
@@ -48,7 +45,7 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
       '',
     ].join('\n');
     // The daemon inherits the environment; the hook is enabled for it alone.
-    process.env.IPMPD_TEST_HOOKS = hookFile;
+    process.env.IPMPD_TEST_HOOKS = '1';
     try {
       d = await startDaemon(prefix, yaml);
     } finally {
@@ -64,14 +61,12 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
   after(async () => {
     try { if (d) await d.stop(); } finally {
       try { await labDown(prefix); } catch { labDownSync(prefix); }
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  async function fault(hook: string, logged: RegExp): Promise<void> {
+  async function fault(hook: TestHook, logged: RegExp): Promise<void> {
     const from = d.log().length;
-    writeFileSync(hookFile, `${hook}\n`);
-    process.kill(d.pid, 'SIGUSR2');
+    await testHook(d, TUN, hook);
     await d.waitLog(`test hook: ${hook}`, 5_000, from);
     const t0 = Date.now();
     await d.waitLog(logged, STALL_MS + 8_000, from);
@@ -93,20 +88,30 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
 
   it('replaces a stalled worker: logged, traffic again, no NIC failure', async () => {
     const from = d.log().length;
-    const stalled = fault('stall-forwarding', /forwarding worker \w+ stalled \(no progress for \d+ ms\): restarting it/);
+    const stalled = fault('forwarding-stall', /forwarding worker \w+ stalled \(no progress for \d+ ms\): restarting it/);
     // While the worker is stuck nothing is forwarded: the stall is real.
-    await d.waitLog('test hook: stall-forwarding', 5_000, from);
+    await d.waitLog('test hook: forwarding-stall', 5_000, from);
     assert.equal(await pingOnce(hostNs(prefix), PEER, 1), false, 'a ping went through a stalled worker');
     await stalled;
   });
 
   it('replaces a crashed worker: logged, traffic again, no NIC failure', async () => {
-    await fault('crash-forwarding', /forwarding worker \w+ exited \(code 1\): restarting it/);
+    await fault('forwarding-crash', /forwarding worker \w+ exited \(code 1\): restarting it/);
   });
 
   it('the daemon is still whole: snapshot answers and the log names each restart once', async () => {
     const restarts = d.log().match(/forwarding worker \w+ restarted/g) ?? [];
     assert.equal(restarts.length, 2, d.tail(20));
+    assert.ok(d.alive());
+  });
+
+  it('SIGUSR2 still upgrades in place while test hooks are on', async () => {
+    const from = d.log().length;
+    process.kill(d.pid, 'SIGUSR2');
+    await d.waitLog(`SIGUSR2: re-executing in place (pid ${d.pid})`, 30_000, from);
+    await d.waitLog('ipmpd: ready', 30_000, from);
+    assert.doesNotMatch(d.log().slice(from), /test hook:/);
+    await waitFor('ping after the upgrade', () => pingOnce(hostNs(prefix), PEER), 10_000, 50);
     assert.ok(d.alive());
   });
 });
