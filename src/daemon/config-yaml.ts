@@ -3,9 +3,12 @@
  * parsed document node by node so that every error names its line and key path,
  * e.g. `/etc/ipmp/ipmp.yaml:7: groups.ipmp0.interfaces.eth1.standby: expected true or false, got "maybe"`.
  * The first error found is thrown as a ConfigError; FDT clamping gives warnings.
+ *
+ * Collections nested deeper than MAX_NESTING are refused before the document is built
+ * (building it recurses once per level, so a thousand levels would exhaust the stack).
  */
-import { LineCounter, Scalar, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
-import type { Node as YamlNode } from 'yaml';
+import { LineCounter, Parser, Scalar, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { CST, Node as YamlNode } from 'yaml';
 import { checkGroupName, checkIfName, isLinkLocal6, parsePrefix, canonicalAddress } from './config-addr.js';
 import type { Checked, IpPrefix } from './config-addr.js';
 import { ConfigError } from './config-types.js';
@@ -28,6 +31,8 @@ const TOP_KEYS = ['FAILURE_DETECTION_TIME', 'FAILBACK', 'TRACK_INTERFACES_ONLY_W
 const GROUP_KEYS = ['groupname', 'interfaces', 'addresses', 'targets'];
 const IF_KEYS = ['test-address', 'test-address6', 'standby'];
 const MAX_FDT_MS = 0x7fffffff;
+/** Deepest nesting of mappings and lists accepted; a valid configuration needs 5. */
+export const MAX_NESTING = 64;
 
 export interface YamlConfig {
   tunables: MpathdTunables;
@@ -260,8 +265,34 @@ class Walker {
   }
 }
 
+/**
+ * The offset of the first collection nested deeper than `max` levels in the parsed (not
+ * yet built) token stream, or null. Walks with its own stack, so any depth is safe.
+ */
+export function tooDeepAt(text: string, max: number): number | null {
+  const stack: [CST.Token | undefined, number][] = [];
+  for (const doc of new Parser().parse(text)) {
+    if (doc.type === 'document') stack.push([doc.value, 0]);
+    while (stack.length > 0) {
+      const [t, depth] = stack.pop()!;
+      if (!t || (t.type !== 'block-map' && t.type !== 'block-seq' && t.type !== 'flow-collection')) continue;
+      if (depth + 1 > max) return t.offset;
+      for (const it of t.items) {
+        stack.push(['key' in it ? it.key ?? undefined : undefined, depth + 1], [it.value, depth + 1]);
+      }
+    }
+  }
+  return null;
+}
+
 /** Parses the YAML text of `file`. Throws ConfigError. */
 export function parseConfigYaml(text: string, file: string): YamlConfig {
+  const deep = tooDeepAt(text, MAX_NESTING);
+  if (deep !== null) {
+    let line = 1;
+    for (let i = text.indexOf('\n'); i >= 0 && i < deep; i = text.indexOf('\n', i + 1)) line++;
+    throw ConfigError.at(file, line, null, `nesting deeper than ${MAX_NESTING} levels`);
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
   const err = doc.errors[0];

@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { labUp, labDown, labDownSync, execIn, hostNs, waitFor, type LabInfo } from '../../src/lab/lab.js';
 import { uniquePrefix } from '../../src/lab/fixture.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { testHook } from './helpers/probe-helpers.js';
+import { MAX_NESTING } from '../../src/daemon/config-yaml.js';
 import { STALL_MS } from '../../src/daemon/forwarding.js';
 import type { TestHook } from '../../src/daemon/protocol.js';
 
@@ -103,6 +106,27 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
     const restarts = d.log().match(/forwarding worker \w+ restarted/g) ?? [];
     assert.equal(restarts.length, 2, d.tail(20));
     assert.ok(d.alive());
+  });
+
+  it('SIGHUP with a configuration nested 1000 levels deep: refused with its line, the running one stays', async () => {
+    const file = join(d.dir, 'ipmp.yaml');
+    const running = readFileSync(file, 'utf8');
+    const before = await snapshot(d.socket);
+    const from = d.log().length;
+    try {
+      writeFileSync(file, `groups: ${'['.repeat(1000)}${']'.repeat(1000)}\n`);
+      process.kill(d.pid, 'SIGHUP');
+      await d.waitLog('keeping the running configuration', 10_000, from);
+    } finally {
+      writeFileSync(file, running);
+    }
+    const since = d.log().slice(from);
+    assert.match(since, new RegExp(`SIGHUP: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1: nesting deeper than ${MAX_NESTING} levels; keeping the running configuration\n`));
+    assert.doesNotMatch(since, /call stack/);
+    const after = await snapshot(d.socket);
+    assert.deepEqual(after.interfaces.map((i) => [i.name, i.state]), before.interfaces.map((i) => [i.name, i.state]));
+    assert.deepEqual(after.addresses.map((a) => a.address), before.addresses.map((a) => a.address));
+    assert.ok(await pingOnce(hostNs(prefix), PEER, 2), 'traffic after the refused reload');
   });
 
   it('SIGUSR2 still upgrades in place while test hooks are on', async () => {
