@@ -10,9 +10,11 @@
  * On the initial bind of an IPv6 address (ipmp0 holds it without kernel DAD)
  * the daemon runs Duplicate Address Detection first (RFC 4862 §5.4,
  * DupAddrDetectTransmits 1): one NS from :: to the address's solicited-node
- * group, then DAD_RETRANS_MS of waiting. A claim on the address reported by
- * the RX path in that window (an NA for it from another node) makes it a
- * duplicate: it is logged and never announced. The conflict ring is drained
+ * group, carrying a fresh nonce (RFC 7527), then DAD_RETRANS_MS of waiting.
+ * What the RX path reports in that window makes the address a duplicate: a
+ * claim on it (an NA for it from another node), or another node's own DAD
+ * probe for it (RFC 4862 §5.4.3: both are trying the address; a probe with our
+ * nonce is our own, looped back). A duplicate is logged and never announced. The conflict ring is drained
  * when the probe goes out and again when the window closes, so the daemon's
  * periodic polling cannot move a claim out of the window. While an address is
  * tentative or duplicate, `tentative()` is true and the data plane treats it
@@ -25,8 +27,9 @@ import { VNET_LEN } from '../dataplane/layout.js';
 import { ARP_FRAME_LEN, ARP_OP_REQUEST, writeArpBody } from '../wire/arp.js';
 import { BROADCAST_MAC, ETHERTYPE_ARP, writeEthHeader } from '../wire/ethernet.js';
 import {
-  ALL_NODES6, ALL_NODES_MAC, NA_FLAG_OVERRIDE, ND_LL_LEN, writeNeighborAdvertInPlace, writeNeighborSolicit,
+  ALL_NODES6, ALL_NODES_MAC, NA_FLAG_OVERRIDE, ND_LL_LEN, ND_NONCE_LEN, writeDadSolicit, writeNeighborAdvertInPlace,
 } from '../wire/icmp6-nd.js';
+import { randomFillSync } from 'node:crypto';
 import { parseIpv4 } from '../wire/ipv4.js';
 import { parseIpv6 } from '../wire/ipv6.js';
 
@@ -37,7 +40,6 @@ export const ANNOUNCE6_INTERVAL_MS = 2000;
 /** RFC 4861 RetransTimer: how long DAD waits for an answer to its one probe. */
 export const DAD_RETRANS_MS = 1000;
 const NA_FRAME_LEN = 14 + 40 + ND_LL_LEN;
-const UNSPECIFIED6 = new Uint8Array(16);
 
 export interface AnnounceSink {
   /** Socket fd of the nominated NIC and its MAC, or null when none is active. */
@@ -64,6 +66,9 @@ interface Series {
   dupMac: string | null;
   /** DAD probe not sent yet (the announcer is held). */
   probeDue: boolean;
+  /** The nonce of this DAD run's probe (hex of `nonce`), '' without DAD. */
+  nonceHex: string;
+  nonce: Uint8Array | null;
 }
 
 export class Announcer {
@@ -98,7 +103,7 @@ export class Announcer {
     const s: Series = {
       address, family: v6 ? 6 : 4, ip: v6 ? 0 : parseIpv4(address), ip6: v6 ? parseIpv6(address) : null,
       mac: mac.slice(0, 6), left: v6 ? this.count6 : this.count, nextAt: now,
-      dadUntil: 0, dupMac: null, probeDue: false,
+      dadUntil: 0, dupMac: null, probeDue: false, nonceHex: '', nonce: null,
     };
     this.expecting.delete(address);
     if (dad) {
@@ -106,6 +111,8 @@ export class Announcer {
       this.series.delete(address);
       s.dadUntil = s.nextAt = now + this.dadMs;
       s.probeDue = true;
+      s.nonce = randomFillSync(new Uint8Array(ND_NONCE_LEN));
+      s.nonceHex = Buffer.from(s.nonce).toString('hex');
       if (!this.held) { this.sink.drainConflicts?.(); this.sendDadProbe(s); }
     }
     this.series.set(address, s);
@@ -139,13 +146,24 @@ export class Announcer {
     this.tick(now);
   }
 
-  /** A claim on `address` by `mac` reported by the RX path: a duplicate while its DAD runs. */
-  conflict(address: string, mac: string): void {
+  /**
+   * A claim on `address` by `mac`, or (with `dadNonce` given, null when it had
+   * none) another node's DAD probe for it, reported by the RX path: a duplicate
+   * while its DAD runs, unless the probe carries this run's own nonce.
+   */
+  conflict(address: string, mac: string, dadNonce?: string | null): void {
     if (!address.includes(':')) return;
     const ip6 = parseIpv6(address);
     for (const s of this.series.values()) {
-      if (s.dadUntil > 0 && s.dupMac === null && s.ip6 !== null && s.ip6.every((v, i) => v === ip6[i])) s.dupMac = mac;
+      if (s.dadUntil === 0 || s.dupMac !== null || s.ip6 === null || !s.ip6.every((v, i) => v === ip6[i])) continue;
+      if (dadNonce !== undefined && dadNonce !== null && dadNonce === s.nonceHex) continue;
+      s.dupMac = mac;
     }
+  }
+
+  /** The MAC of the node that holds an address found duplicate by DAD, or null when it is not one. */
+  duplicateOf(address: string): string | null {
+    return this.duplicates.get(address) ?? null;
   }
 
   /** True while DAD of the address runs, or after it found a duplicate. */
@@ -217,14 +235,14 @@ export class Announcer {
     }
   }
 
-  /** DAD probe for s: NS from :: to the solicited-node group, no source link-layer option. */
+  /** DAD probe for s: NS from :: to the solicited-node group, no source link-layer option, s's nonce. */
   private sendDadProbe(s: Series): void {
     const nom = this.sink.nominee();
-    if (!nom || s.ip6 === null) return;
+    if (!nom || s.ip6 === null || s.nonce === null) return;
     s.probeDue = false;
     const f = this.frame6;
     f.fill(0, 0, VNET_LEN);
-    const n = writeNeighborSolicit(f, VNET_LEN, nom.mac, 0, UNSPECIFIED6, 0, s.ip6, 0);
+    const n = writeDadSolicit(f, VNET_LEN, nom.mac, 0, s.ip6, 0, s.nonce, 0);
     if (this.sink.send(nom.fd, f.subarray(0, VNET_LEN + n)) >= 0) this.dadProbes++;
   }
 

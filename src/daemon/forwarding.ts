@@ -246,9 +246,11 @@ export class Forwarding {
 /**
  * The log line for a conflict: the Solaris kernel's text for a foreign node
  * using one of our addresses ("node MAC is using our IP address ADDR on IF"),
- * plus what kind of address it is and whether it was defended.
+ * plus what kind of address it is and whether it was defended; another node's
+ * DAD probe for one of our addresses is named as such.
  */
 export function conflictText(r: ConflictReport, ifname: string): string {
+  if (r.kind === 'dad') return `node ${r.mac} is probing for our address ${r.address} on ${ifname} (duplicate address detection)`;
   const what = r.kind === 'test' ? 'test address' : 'data address';
   const defended = r.defended ? `; defended with ${r.family === 4 ? 'a gratuitous ARP' : 'an unsolicited NA'}` : '';
   return `node ${r.mac} is using our IP address ${r.address} on ${ifname} (${what}${defended})`;

@@ -21,6 +21,7 @@ import { isIP } from 'node:net';
 import { NicSet, linkIsUp, macString, type Nic } from './nics.js';
 import type { DaemonConfig, GroupConfig, InterfaceConfig, IpPrefix } from './config-types.js';
 import type { ProbeEvent, Snapshot } from './protocol.js';
+import type { ConflictReport } from '../tables/conflicts.js';
 import { GroupProbing } from './prober/group-probing.js';
 import { STUCK_MS } from './prober/prober.js';
 import { parseIpv4 } from '../wire/ipv4.js';
@@ -185,7 +186,7 @@ export class GroupRuntime {
     this.publishNics();
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
     this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
-    this.forwarding.onConflict = (r) => { if (r.kind === 'data') this.announcer.conflict(r.address, r.mac); };
+    this.forwarding.onConflict = (r) => this.onConflict(r);
     await this.forwarding.start();
     this.dadOnInitial = true;
     this.announcer.release();
@@ -450,6 +451,12 @@ export class GroupRuntime {
     poll(100);
   }
 
+  /** A conflict the RX path reported: claims on data addresses and DAD probes feed duplicate address detection. */
+  private onConflict(r: ConflictReport): void {
+    if (r.kind === 'data') this.announcer.conflict(r.address, r.mac);
+    else if (r.kind === 'dad') this.announcer.conflict(r.address, r.mac, r.nonce ?? null);
+  }
+
   snapshot(): Snapshot {
     const ifs = this.cfg.interfaces;
     const s = this.controller.snapshot({
@@ -458,7 +465,12 @@ export class GroupRuntime {
     });
     const targets = this.nics.list.flatMap((n) => this.probing.targetRows(n));
     const fdtMs = this.probing.fdtMs;
-    return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs })), targets };
+    // An address that failed DAD is down, as Solaris shows a duplicate address.
+    const addresses = s.addresses.map((a) => {
+      const node = this.announcer.duplicateOf(a.address);
+      return node === null ? a : { ...a, up: false, inbound: '', outbound: [], reason: 'duplicate' as const, node };
+    });
+    return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs })), addresses, targets };
   }
 
   /** Runs a test hook (IPMPD_TEST_HOOKS=1); false when unknown or nothing runs it. */
@@ -650,7 +662,7 @@ export class GroupRuntime {
     this.tables.clearStop();
     this.forwarding = new Forwarding(this.tables, this.tunFd, this.log);
     this.forwarding.nicName = (slot) => this.nics.bySlot(slot)?.name;
-    this.forwarding.onConflict = (r) => { if (r.kind === 'data') this.announcer.conflict(r.address, r.mac); };
+    this.forwarding.onConflict = (r) => this.onConflict(r);
     await this.forwarding.start();
     await this.probing.start(this.nics.list, this.gateways(4), this.gateways(6));
     this.publishNics();

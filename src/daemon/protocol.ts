@@ -64,6 +64,10 @@ export interface SnapshotAddress {
   inbound: string;
   /** ACTIVE members, space-separated in the CLI; empty when down or unbound. */
   outbound: string[];
+  /** Why a down address is down, when ipmpd took it down: 'duplicate' (it failed duplicate address detection). */
+  reason?: 'duplicate';
+  /** With reason 'duplicate': the MAC of the node that holds the address. */
+  node?: string;
 }
 
 export interface SnapshotTarget {

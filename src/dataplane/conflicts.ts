@@ -11,12 +11,17 @@
  * a flood of claims produces one defence and one log line per address per
  * interval (RFC 5227 §2.4 (c) defends at most once per 10 s), and at most
  * REPORT_BURST reports in a burst overall. The claim itself is never learnt.
+ *
+ * Another node's DAD probe (NS from ::) for a data address we hold tentative
+ * is not a claim to defend: it means both nodes are trying the address
+ * (RFC 4862 §5.4.3), so it is reported (kind CK_DAD, with the probe's nonce)
+ * for the control plane's duplicate address detection, under the same limits.
  * No allocation.
  */
 import { VNET_LEN } from './layout.js';
 import { TableReader } from './table-reader.js';
 import { Counters, D, X_DEFENCES } from '../tables/counters.js';
-import { CK_TEST, ConflictRing } from '../tables/conflicts.js';
+import { CK_DAD, CK_TEST, ConflictRing } from '../tables/conflicts.js';
 import { NO_NIC } from '../tables/shared-tables.js';
 import type { PacketPort } from '../io/ports.js';
 import { ARP_OP_REQUEST, writeArpBody } from '../wire/arp.js';
@@ -26,11 +31,19 @@ import { ALL_NODES6, ALL_NODES_MAC, NA_FLAG_OVERRIDE, writeNeighborAdvertInPlace
 
 /** One defence and one report per address per interval (RFC 5227 DEFEND_INTERVAL). */
 export const CONFLICT_INTERVAL_MS = 10_000;
+/**
+ * DAD probes for one address are reported at most this often: a node repeating
+ * its probe (DupAddrDetectTransmits > 1, RetransTimer 1 s) has each probe seen
+ * by a DAD window of ours that starts between two of them.
+ */
+export const DAD_REPORT_INTERVAL_MS = 500;
 const GUARD_SLOTS = 64;
 /** Reports overall: burst and refill per second. */
 const REPORT_BURST = 8;
 const REPORT_RATE = 1;
 const WRAP = 0x7fffffff;
+/** Family bit that keys DAD probe reports apart from claims. */
+const DAD_KEY = 0x80;
 
 export class ConflictGuard {
   private readonly keys = new Uint8Array(GUARD_SLOTS * 16);
@@ -56,21 +69,33 @@ export class ConflictGuard {
   claim(family: 4 | 6, b: Uint8Array, addrOff: number, macOff: number, nic: number, kind: number, owner: number,
     now: number): void {
     this.counters.drop(D.conflict);
-    if (!this.firstInInterval(family, b, addrOff, now)) return;
+    if (!this.firstInInterval(family, b, addrOff, now, CONFLICT_INTERVAL_MS)) return;
     const defended = owner !== NO_NIC && this.defend(family, b, addrOff, kind, owner);
     this.ring?.write(family, b, addrOff, b, macOff, nic, kind, defended);
   }
 
+  /**
+   * Another node's DAD probe for the tentative data address at b[addrOff], sent
+   * from the MAC at b[macOff]; `nonceOff` is the offset of its nonce bytes, or
+   * negative when it carried none. Counted as a conflict and reported, never defended.
+   */
+  dadProbe(b: Uint8Array, addrOff: number, macOff: number, nonceOff: number, nic: number, now: number): void {
+    this.counters.drop(D.conflict);
+    // Keyed apart from claims on the same address, so a claim cannot hide a probe.
+    if (!this.firstInInterval(6 | DAD_KEY, b, addrOff, now, DAD_REPORT_INTERVAL_MS)) return;
+    this.ring?.write(6, b, addrOff, b, macOff, nic, CK_DAD, false, nonceOff >= 0 ? b : null, Math.max(0, nonceOff));
+  }
+
   /** True (and remembered) when this address was not claimed within the interval and the overall budget allows. */
-  private firstInInterval(family: number, b: Uint8Array, off: number, now: number): boolean {
-    const n = family === 4 ? 4 : 16;
+  private firstInInterval(family: number, b: Uint8Array, off: number, now: number, intervalMs: number): boolean {
+    const n = (family & 0x7f) === 4 ? 4 : 16;
     let h = 0x811c9dc5 ^ family;
     for (let i = 0; i < n; i++) { h ^= b[off + i]; h = Math.imul(h, 0x01000193); }
     const s = ((h ^ (h >>> 15)) >>> 0) % GUARD_SLOTS;
     const k = this.keys;
     let same = this.family[s] === family;
     for (let i = 0; same && i < n; i++) if (k[s * 16 + i] !== b[off + i]) same = false;
-    if (same && (now - this.at[s] + WRAP) % WRAP < CONFLICT_INTERVAL_MS) return false;
+    if (same && (now - this.at[s] + WRAP) % WRAP < intervalMs) return false;
     // Overall budget, so colliding or many addresses cannot turn a flood into a log flood.
     const dt = (now - this.reportStamp + WRAP) % WRAP;
     this.reportStamp = now;

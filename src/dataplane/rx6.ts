@@ -5,6 +5,10 @@
  *
  *   NS for a data address  → learn the soliciter, answer with an NA carrying
  *                            the bound NIC's MAC, sent from the receiving NIC
+ *   DAD NS (from ::)       → for a bound address: a defending NA to all-nodes;
+ *                            for a tentative (unbound) one: reported as another
+ *                            node's probe (conflicts.ts), unanswered; our own
+ *                            probe looped back (one of our MACs) is ignored
  *   NA                     → learn target → MAC (target option or frame source)
  *   unicast to a data address, or multicast → strip L2, deliver to ipmp0
  *
@@ -33,7 +37,7 @@ import { rd16 } from '../wire/bytes.js';
 import { isUnicastMac } from '../wire/ethernet.js';
 import {
   ALL_NODES6, ALL_NODES_MAC, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_LL_LEN, ND_NEIGHBOR_ADVERT,
-  ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LINKADDR, ND_OPT_TARGET_LINKADDR, ndFindLinkLayerOpt, ndTargetOffset,
+  ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LINKADDR, ND_OPT_TARGET_LINKADDR, ndFindLinkLayerOpt, ndFindNonce, ndTargetOffset,
   validateNd, writeNeighborAdvertInPlace,
 } from '../wire/icmp6-nd.js';
 import { IPV6_DST, IPV6_HLEN, IPV6_SRC, isUnspecified6, solicitedNodeMac, validateIpv6 } from '../wire/ipv6.js';
@@ -153,6 +157,12 @@ export class Rx6 {
     const a = t.findAddr6(b, target);
     if (a < 0) return;
     const bound = t.addr6Bound[a];
+    if (dad) {
+      // Our own probe looped back through the switch is nobody else's.
+      if (this.isOwnMac(b, sll)) return;
+      // Another node's probe for an address we hold tentative: both try it (RFC 4862 §5.4.3).
+      if (bound === NO_NIC) { this.guard.dadProbe(b, target, sll, ndFindNonce(b, icmp, icmpLen), nic, now); return; }
+    }
     const learn = !dad && hasSll;
     if (bound === NO_NIC && !learn) return;
     if (dad) {

@@ -20,6 +20,10 @@ export const ND_NEIGHBOR_SOLICIT = 135;
 export const ND_NEIGHBOR_ADVERT = 136;
 export const ND_OPT_SOURCE_LINKADDR = 1;
 export const ND_OPT_TARGET_LINKADDR = 2;
+/** Nonce option (RFC 7527): tells a node's own looped-back DAD probe from another node's. */
+export const ND_OPT_NONCE = 14;
+/** Bytes of nonce this code sends (the option's data in one 8-byte unit). */
+export const ND_NONCE_LEN = 6;
 export const NA_FLAG_ROUTER = 0x80;
 export const NA_FLAG_SOLICITED = 0x40;
 export const NA_FLAG_OVERRIDE = 0x20;
@@ -137,6 +141,41 @@ export function writeNeighborSolicit(
   writeIpv6Header(out, ipOff, icmpLen, IPPROTO_ICMPV6, ND_HOP_LIMIT, srcIp, srcIpOff, out, ipOff + 24);
   wr16(out, icmpOff + 2, icmp6Checksum(out, ipOff, icmpOff, icmpLen));
   return ETH_HLEN + IPV6_HLEN + icmpLen;
+}
+
+/**
+ * Writes a duplicate address detection probe (RFC 4862 §5.4.2): an NS from ::
+ * for target to its solicited-node group, with no source link-layer option and
+ * a nonce option (RFC 7527) carrying the ND_NONCE_LEN bytes at nonce[nonceOff].
+ * Returns the frame length (86).
+ */
+export function writeDadSolicit(
+  out: Uint8Array, off: number, srcMac: Uint8Array, srcMacOff: number, target: Uint8Array, targetOff: number,
+  nonce: Uint8Array, nonceOff: number,
+): number {
+  const ipOff = off + ETH_HLEN;
+  const icmpOff = ipOff + IPV6_HLEN;
+  writeNdBody(out, icmpOff, ND_NEIGHBOR_SOLICIT, 0, target, targetOff, 0, null, 0);
+  out[icmpOff + ND_MIN_LEN] = ND_OPT_NONCE;
+  out[icmpOff + ND_MIN_LEN + 1] = 1;
+  copyBytes(out, icmpOff + ND_MIN_LEN + 2, nonce, nonceOff, ND_NONCE_LEN);
+  writeSolicitedNode(target, targetOff, out, ipOff + 24);
+  out[off] = 0x33;
+  out[off + 1] = 0x33;
+  copyBytes(out, off + 2, out, ipOff + 36, 4);
+  writeEthHeader(out, off, out, off, srcMac, srcMacOff, ETHERTYPE_IPV6);
+  for (let i = 0; i < 16; i++) out[ipOff + 8 + i] = 0;
+  writeIpv6Header(out, ipOff, ND_LL_LEN, IPPROTO_ICMPV6, ND_HOP_LIMIT, out, ipOff + 8, out, ipOff + 24);
+  wr16(out, icmpOff + 2, icmp6Checksum(out, ipOff, icmpOff, ND_LL_LEN));
+  return ETH_HLEN + IPV6_HLEN + ND_LL_LEN;
+}
+
+/**
+ * Offset of the nonce bytes (ND_NONCE_LEN of them) of the NS at icmpOff, WIRE_NOT_FOUND
+ * without a nonce option, or a negative code for a malformed option list.
+ */
+export function ndFindNonce(b: Uint8Array, icmpOff: number, icmpLen: number): number {
+  return ndFindLinkLayerOpt(b, icmpOff, icmpLen, ND_OPT_NONCE);
 }
 
 /** NS frame (see writeNeighborSolicit) in a new buffer. */

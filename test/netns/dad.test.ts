@@ -1,7 +1,10 @@
 // Duplicate address detection by ipmpd on the initial bind of an IPv6 data address, seen from
 // the lab peer: the DAD probe (NS from ::) goes out before the first unsolicited NA; with the
 // peer already holding the address, the daemon logs the duplicate and never announces it while
-// the group's other address is announced as usual.
+// the group's other address is announced as usual. A peer that probes for the same address
+// during ipmpd's window (simultaneous DAD, test/netns/helpers/dad-peer.ts) makes it a duplicate
+// too: `ipmpstat -a` shows it down, the snapshot says why, and deleting and re-creating the
+// address runs DAD again, after which it is up and announced.
 //
 // The TUN gets a name unique to this process: the daemon's recovery state under /run/ipmp is
 // named after the TUN.
@@ -9,9 +12,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { execIn, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execIn, hostNs, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
 import { withLab } from '../../src/lab/fixture.js';
-import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { REPO, snapshot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { ipmpstat } from './helpers/probe-helpers.js';
+
+const DAD_PEER = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'dad-peer.js');
+const IPMP = join(REPO, 'bin', 'ipmp');
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 const TUN = `dad${process.pid % 100000}`;
@@ -141,6 +150,61 @@ describe('IPv6 duplicate address detection', { skip }, () => {
         }
       } finally {
         cap.stop();
+      }
+    });
+  });
+
+  it('a peer probing for the address in the same window makes it a duplicate: down in ipmpstat -a; re-created, it passes', async () => {
+    await withLab({ nics: 2 }, async (lab) => {
+      const p = lab.prefix;
+      const peer = await peerMac(p);
+      const agent = spawnIn(peerNs(p), [process.execPath, DAD_PEER, 'eth0', DUP]);
+      let out = '';
+      agent.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
+      const cap = new Capture(p);
+      try {
+        await waitFor('the DAD peer listening', async () => out.includes('ready\n'), 10_000, 20);
+        await cap.ready;
+        const d = await startDaemon(p, config([DUP, CLEAN]));
+        try {
+          await withLog(d, cap, async () => {
+            await waitFor('the peer\'s answering probe', async () => out.includes('"seen"'), 15_000, 50);
+            const res = JSON.parse(out.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { seen: boolean; sent: boolean; from: string };
+            assert.deepEqual({ seen: res.seen, sent: res.sent }, { seen: true, sent: true });
+            assert.notEqual(res.from, peer);
+            const re = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\); address not announced`);
+            await waitFor('the duplicate logged', async () => re.test(d.log()), 10_000, 50);
+            assert.match(d.log(), new RegExp(`node ${peer} is probing for our address ${DUP} on eth\\d \\(duplicate address detection\\)`));
+            const nas = (t: string): Nd[] => cap.seen.filter((x) => x.kind === 'na' && x.target === t && x.src !== peer);
+            await waitFor(`two unsolicited NAs for ${CLEAN}`, async () => nas(CLEAN).length >= 2, 15_000, 50);
+            assert.deepEqual(nas(DUP).map((x) => x.line), [], `no NA for ${DUP} from the group`);
+
+            const rows = (await ipmpstat(p, d, ['-n', '-o', 'ADDRESS,STATE,INBOUND', '-P', '-a'])).trim().split('\n');
+            assert.ok(rows.includes(`${DUP.replace(/:/g, '\\:')}:down:`), `duplicate down with no INBOUND: ${rows.join(' | ')}`);
+            assert.ok(rows.some((r) => r.startsWith(`${CLEAN.replace(/:/g, '\\:')}:up:eth`)), `the other address up: ${rows.join(' | ')}`);
+            const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
+            assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
+
+            // Removed and added again (the peer no longer probes): DAD runs again and passes.
+            const ipmp = (...args: string[]) => execIn(hostNs(p), [process.execPath, IPMP, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
+            const probesBefore = cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length;
+            await ipmp('delete-addr', `${DUP}/64`, TUN);
+            await ipmp('create-addr', '-a', `${DUP}/64`, TUN);
+            await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP}: duplicate address detection passed`).test(d.log()), 10_000, 50);
+            await waitFor(`an unsolicited NA for ${DUP}`, async () => nas(DUP).length >= 1, 10_000, 50);
+            assert.equal(cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length, probesBefore + 1,
+              'one new DAD probe');
+            const again = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
+            assert.equal(again?.up, true);
+            assert.equal(again?.reason, undefined);
+            assert.equal(d.alive(), true);
+          });
+        } finally {
+          await d.stop();
+        }
+      } finally {
+        cap.stop();
+        if (agent.exitCode === null) agent.kill('SIGTERM');
       }
     });
   });

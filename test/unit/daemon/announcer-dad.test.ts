@@ -4,7 +4,8 @@ import { Announcer, DAD_RETRANS_MS } from '../../../src/daemon/announcer.js';
 import { VNET_LEN } from '../../../src/dataplane/layout.js';
 import { ETHERTYPE_IPV6, getEthType, macToString, parseMac } from '../../../src/wire/ethernet.js';
 import {
-  ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LINKADDR, ndFindLinkLayerOpt, ndTargetOffset, ndType, validateNd,
+  ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_NONCE_LEN, ND_OPT_SOURCE_LINKADDR, ndFindLinkLayerOpt, ndFindNonce, ndTargetOffset,
+  ndType, validateNd,
 } from '../../../src/wire/icmp6-nd.js';
 import { ipv6HopLimit, ipv6ToString, parseIpv6 } from '../../../src/wire/ipv6.js';
 import { WIRE_NOT_FOUND } from '../../../src/wire/result.js';
@@ -19,12 +20,12 @@ function rig(t: TestContext) {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
   const frames: { at: number; f: Uint8Array }[] = [];
   const dads: { address: string; duplicate: boolean; mac: string | null }[] = [];
-  const pendingClaims: { address: string; mac: string }[] = [];
+  const pendingClaims: { address: string; mac: string; nonce?: string | null }[] = [];
   let drains = 0;
   const a: Announcer = new Announcer({
     nominee: () => ({ fd: 7, mac: NOM_MAC }),
     send: (_fd, f) => { frames.push({ at: Date.now(), f: f.slice(VNET_LEN) }); return f.length; },
-    drainConflicts: () => { drains++; for (const c of pendingClaims.splice(0)) a.conflict(c.address, c.mac); },
+    drainConflicts: () => { drains++; for (const c of pendingClaims.splice(0)) a.conflict(c.address, c.mac, c.nonce); },
     onDad: (address, duplicate, mac) => dads.push({ address, duplicate, mac }),
   }, 5, 2000, 3, 2000);
   return { a, frames, dads, pendingClaims, drains: () => drains };
@@ -34,12 +35,12 @@ function isNa(f: Uint8Array): boolean {
   return f.length > 54 && ndType(f, 54) === ND_NEIGHBOR_ADVERT;
 }
 
-test('the DAD probe: NS from :: to the solicited-node group, target the address, no SLLA, valid checksum', (t) => {
+test('the DAD probe: NS from :: to the solicited-node group, target the address, no SLLA, a nonce, valid checksum', (t) => {
   const { a, frames } = rig(t);
   a.announce(ADDR, BOUND_MAC, Date.now(), true);
   assert.equal(frames.length, 1);
   const f = frames[0].f;
-  assert.equal(f.length, 78);
+  assert.equal(f.length, 86);
   assert.equal(macToString(f, 0), '33:33:ff:00:00:10');
   assert.equal(macToString(f, 6), '02:00:00:00:00:0a');
   assert.equal(getEthType(f, 0), ETHERTYPE_IPV6);
@@ -47,14 +48,16 @@ test('the DAD probe: NS from :: to the solicited-node group, target the address,
   assert.equal(ipv6ToString(f, 38), 'ff02::1:ff00:10');
   assert.equal(ipv6HopLimit(f, 14), 255);
   assert.equal(f[20], 58);
-  assert.equal((f[18] << 8) | f[19], 24);
-  assert.equal(validateNd(f, 14, 64), 24);
+  assert.equal((f[18] << 8) | f[19], 32);
+  assert.equal(validateNd(f, 14, 72), 32);
+  assert.ok(ndFindNonce(f, 54, 32) > 0, 'nonce option (RFC 7527)');
   assert.equal(ndType(f, 54), ND_NEIGHBOR_SOLICIT);
   assert.equal(f[55], 0);
   assert.equal(ipv6ToString(f, ndTargetOffset(54)), ADDR);
   assert.equal(ndFindLinkLayerOpt(f, 54, 24, ND_OPT_SOURCE_LINKADDR), WIRE_NOT_FOUND);
   const l4 = f.slice(54);
   const stored = (l4[2] << 8) | l4[3];
+  assert.equal(l4.length, 32);
   l4[2] = 0; l4[3] = 0;
   assert.equal(stored, refChecksum6(parseIpv6('::'), parseIpv6('ff02::1:ff00:10'), 58, l4));
   a.stop();
@@ -141,5 +144,63 @@ test('held at start: addresses are tentative, nothing is sent until release, and
   t.mock.timers.tick(1);
   assert.equal(dads.length, 1);
   assert.equal(frames.filter((x) => isNa(x.f))[0].at - t0, 1000);
+  a.stop();
+});
+
+/** Hex of the nonce in a DAD probe frame. */
+function nonceOf(f: Uint8Array): string {
+  const n = ndFindNonce(f, 54, 32);
+  return Buffer.from(f.subarray(n, n + ND_NONCE_LEN)).toString('hex');
+}
+
+test('simultaneous DAD: another node\'s probe in the window is a duplicate; our own nonce looped back is not', (t) => {
+  const { a, frames, dads, pendingClaims } = rig(t);
+  a.announce(ADDR, BOUND_MAC, Date.now(), true);
+  a.announce('2001:db8::11', BOUND_MAC, Date.now(), true);
+  const own = nonceOf(frames[0].f);
+  const own11 = nonceOf(frames[1].f);
+  assert.notEqual(own, own11, 'each probe has its own nonce');
+  t.mock.timers.tick(300);
+  // Our probe for ::10 comes back (same nonce); another node probes ::11 (its own nonce).
+  pendingClaims.push({ address: ADDR, mac: '02:00:00:00:00:0a', nonce: own });
+  pendingClaims.push({ address: '2001:db8::11', mac: '52:54:00:00:00:50', nonce: 'a1a2a3a4a5a6' });
+  t.mock.timers.tick(700);
+  assert.deepEqual(dads, [
+    { address: ADDR, duplicate: false, mac: null },
+    { address: '2001:db8::11', duplicate: true, mac: '52:54:00:00:00:50' },
+  ]);
+  assert.equal(a.duplicateOf('2001:db8::11'), '52:54:00:00:00:50');
+  assert.equal(a.duplicateOf(ADDR), null);
+  for (let i = 0; i < 3; i++) t.mock.timers.tick(2000);
+  const nas = frames.filter((x) => isNa(x.f)).map((x) => ipv6ToString(x.f, ndTargetOffset(54)));
+  assert.ok(nas.length >= 3 && nas.every((x) => x === ADDR), `only ${ADDR} announced: ${nas}`);
+  // Removed and added again: DAD runs again, with a new nonce; a probe without a nonce from another node counts.
+  a.forget('2001:db8::11');
+  assert.equal(a.duplicateOf('2001:db8::11'), null);
+  a.announce('2001:db8::11', BOUND_MAC, Date.now(), true);
+  const again = frames.at(-1)!.f;
+  assert.equal(ndType(again, 54), ND_NEIGHBOR_SOLICIT);
+  assert.notEqual(nonceOf(again), own11);
+  pendingClaims.push({ address: '2001:db8::11', mac: '52:54:00:00:00:51', nonce: null });
+  t.mock.timers.tick(1000);
+  assert.deepEqual(dads.at(-1), { address: '2001:db8::11', duplicate: true, mac: '52:54:00:00:00:51' });
+  a.stop();
+});
+
+test('a removed and re-added address that passes DAD is announced and no longer a duplicate', (t) => {
+  const { a, frames, dads, pendingClaims } = rig(t);
+  a.announce(ADDR, BOUND_MAC, Date.now(), true);
+  pendingClaims.push({ address: ADDR, mac: '52:54:00:00:00:50', nonce: null });
+  // The report arrives after the probe left: drained when the window closes.
+  t.mock.timers.tick(1000);
+  assert.equal(dads.at(-1)?.duplicate, true);
+  a.forget(ADDR);
+  a.announce(ADDR, BOUND_MAC, Date.now(), true);
+  assert.equal(a.tentative(ADDR), true);
+  t.mock.timers.tick(1000);
+  assert.deepEqual(dads.at(-1), { address: ADDR, duplicate: false, mac: null });
+  assert.equal(a.tentative(ADDR), false);
+  assert.equal(a.duplicateOf(ADDR), null);
+  assert.equal(frames.filter((x) => isNa(x.f)).length, 1);
   a.stop();
 });
