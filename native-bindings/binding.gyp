@@ -9,7 +9,8 @@
         "src/packet.c",
         "src/netlink.c",
         "src/watch.c",
-        "src/proc.c"
+        "src/proc.c",
+        "src/loadgen.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],

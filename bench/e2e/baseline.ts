@@ -4,7 +4,7 @@
 // (L4 hash policy) and runs the multi-stream test to 198.19.0.1.
 
 import { execIn, hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
-import { iperf, iperfServer, pingRtts } from './tools.js';
+import { generate, iperf, iperfServer, pingRtts, udpSink } from './tools.js';
 import { deltas, median, NsAnchor, progress } from './sys.js';
 import { measureLoad } from './forward.js';
 import type { Results } from './results.js';
@@ -47,8 +47,8 @@ export const FAST_PING_S = 0.0005;
 export function declareScenarios(r: Results): void {
   r.scenario('tcp1', 'TCP 1 stream');
   r.scenario('tcp8', 'TCP 8 streams, 2 NICs');
-  r.scenario('udp1400', 'UDP 1400 B, fixed rate');
-  r.scenario('small', 'UDP 64 B, max rate');
+  r.scenario('udp1400', 'UDP 1400 B');
+  r.scenario('small', 'UDP 64 B, highest rate');
   r.scenario('latency', 'ping RTT');
   r.scenario('aggregation', 'aggregation, 2×500 Mbit/s');
   r.scenario('failover_link', 'failover, link-based');
@@ -63,11 +63,16 @@ export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise
   const peerAnchor = new NsAnchor(peerNs(lab.prefix));
   await peerAnchor.ready();
   await iperfServer(peerNs(lab.prefix));
+  await udpSink(peerNs(lab.prefix));
   await execIn(host, ['ip', 'addr', 'add', '198.18.0.50/24', 'dev', 'eth0']);
   await execIn(host, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
 
   for (let i = 0; i < p.n; i++) {
     progress(`kernel direct: run ${i + 1}/${p.n}`);
+    const g64 = await measureLoad(anchor, peerAnchor, null, () => generate(host, PEER, 64, p.udpSec));
+    r.add('small', 'direct_gen_kpps', 'kpps', g64.peerRxPackets / g64.res.seconds / 1000);
+    const g1400 = await measureLoad(anchor, peerAnchor, null, () => generate(host, PEER, 1400, p.udpSec));
+    r.add('udp1400', 'direct_gen_kpps', 'kpps', g1400.peerRxPackets / g1400.res.seconds / 1000);
     const t1 = await iperf(host, PEER, p.tcpSec);
     r.add('tcp1', 'direct_mbps', 'Mbit/s', t1.bps / 1e6);
     const t8 = await iperf(host, PEER, p.tcpSec, TCP8);
@@ -82,7 +87,7 @@ export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise
     r.add('latency', 'direct_us', 'µs', median(rtt));
     const fast = await pingRtts(host, PEER, FAST_PINGS, FAST_PING_S);
     r.add('latency', 'direct_fast_us', 'µs', median(fast));
-    r.raw.push({ scenario: 'kernel-direct', run: i, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt, fastRttUs: fast });
+    r.raw.push({ scenario: 'kernel-direct', run: i, gen64: g64, gen1400: g1400, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt, fastRttUs: fast });
   }
 
   await execIn(host, ['ip', 'addr', 'add', '198.18.0.51/24', 'dev', 'eth1']);

@@ -3,7 +3,7 @@
 // and the daemon's cost at rest. Traffic goes host → peer over ipmp0's data addresses.
 
 import { hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
-import { iperf, iperfServer, pingRtts, waitNicsOk, type Daemon, type IperfResult } from './tools.js';
+import { generate, iperf, iperfServer, pingRtts, udpSink, waitNicsOk, type Daemon, type IperfResult } from './tools.js';
 import { cpuMicros, deltas, median, NsAnchor, progress, rssKb, sleep, type NicCounters } from './sys.js';
 import { FAST_PINGS, FAST_PING_S, SMALL, TCP8, udp1400, type Params } from './baseline.js';
 import type { Results } from './results.js';
@@ -48,12 +48,22 @@ function maxShare(m: Measured): number {
 export async function runForwarding(lab: LabInfo, d: Daemon, anchor: NsAnchor, p: Params, r: Results): Promise<void> {
   const host = hostNs(lab.prefix);
   await iperfServer(peerNs(lab.prefix));
+  await udpSink(peerNs(lab.prefix));
   const peerAnchor = new NsAnchor(peerNs(lab.prefix));
   await peerAnchor.ready();
   const measure = (load: () => Promise<IperfResult>): Promise<Measured> => measureLoad(anchor, peerAnchor, d, load);
   await waitNicsOk(d, NICS, 30_000);
   for (let i = 0; i < p.n; i++) {
     progress(`ipmp0 forwarding: run ${i + 1}/${p.n}`);
+    // The sendmmsg generator into the peer's NIC sink: the forwarding path's own packet
+    // rate and CPU per packet, with nothing downstream of the peer's NIC charged to ipmpd.
+    const g64 = await measure(() => generate(host, PEER, 64, p.udpSec));
+    r.add('small', 'ipmp_gen_kpps', 'kpps', g64.peerRxPackets / g64.res.seconds / 1000);
+    r.add('small', 'gen_cpu_us_per_pkt', 'µs', g64.cpuUs / Math.max(1, txSum(g64, 'txPackets')));
+    const g1400 = await measure(() => generate(host, PEER, 1400, p.udpSec));
+    r.add('udp1400', 'ipmp_gen_kpps', 'kpps', g1400.peerRxPackets / g1400.res.seconds / 1000);
+    r.add('udp1400', 'gen_cpu_us_per_pkt', 'µs', g1400.cpuUs / Math.max(1, txSum(g1400, 'txPackets')));
+
     const t1 = await measure(() => iperf(host, PEER, p.tcpSec));
     r.add('tcp1', 'ipmp_mbps', 'Mbit/s', t1.res.bps / 1e6);
     r.add('tcp1', 'ipmp_cpu_pct', '%', (100 * t1.cpuUs) / (t1.wallS * 1e6));
@@ -77,7 +87,8 @@ export async function runForwarding(lab: LabInfo, d: Daemon, anchor: NsAnchor, p
     r.add('latency', 'ipmp_us', 'µs', median(rtt));
     const fast = await pingRtts(host, PEER, FAST_PINGS, FAST_PING_S);
     r.add('latency', 'ipmp_fast_us', 'µs', median(fast));
-    r.raw.push({ scenario: 'ipmp-forwarding', run: i, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt, fastRttUs: fast });
+    r.raw.push({ scenario: 'ipmp-forwarding', run: i, gen64: g64, gen1400: g1400, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt,
+      fastRttUs: fast });
   }
   peerAnchor.stop();
 }

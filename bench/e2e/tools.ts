@@ -93,6 +93,35 @@ export async function iperf(ns: string, target: string, seconds: number, extra: 
   throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
 }
 
+/** The UDP port the generator sends to; the peer's sink drops it at its NIC. */
+export const SINK_PORT = 9;
+
+/**
+ * A sink in `ns`: UDP to SINK_PORT arriving on `dev` is counted by the NIC and dropped at
+ * ingress (nftables netdev hook), so a packet-rate measurement ends at the receiving NIC.
+ * On veth the receiver's whole stack runs in the sender's context; an application draining
+ * the datagrams would be charged to the sender (ipmpd, or the generator for the direct path).
+ * The table goes with the namespace.
+ */
+export async function udpSink(ns: string, dev = 'eth0'): Promise<void> {
+  const t = ['netdev', 'ipmp_bench_sink'];
+  await execIn(ns, ['nft', 'add', 'table', ...t]);
+  await execIn(ns, ['nft', 'add', 'chain', ...t, 'in', '{', 'type', 'filter', 'hook', 'ingress', 'device', dev, 'priority', '0', ';', '}']);
+  await execIn(ns, ['nft', 'add', 'rule', ...t, 'in', 'udp', 'dport', String(SINK_PORT), 'drop']);
+}
+
+/**
+ * `len`-byte UDP datagrams from `ns` to `target`:SINK_PORT with the sendmmsg generator
+ * (bench/e2e/loadgen.ts) for `seconds`; pps 0 = as fast as the stack takes them.
+ */
+export async function generate(ns: string, target: string, len: number, seconds: number, pps = 0, flows = 1): Promise<IperfResult> {
+  const gen = join(REPO, 'dist', 'bench', 'e2e', 'loadgen.js');
+  const { stdout } = await execIn(ns, [process.execPath, gen, target, String(SINK_PORT), String(len), String(seconds), String(pps),
+    String(flows)], { timeoutMs: (seconds + 15) * 1000 });
+  const j = JSON.parse(stdout) as { sent: number; errors: number; seconds: number };
+  return { bps: (j.sent * len * 8) / j.seconds, seconds: j.seconds, packets: j.sent };
+}
+
 /** Median RTT (µs) of `count` pings at `intervalS` from `ns` to `target`. */
 export async function pingRtts(ns: string, target: string, count: number, intervalS = 0.01): Promise<number[]> {
   const { stdout } = await execIn(ns, ['ping', '-n', '-c', String(count), '-i', String(intervalS), '-W', '1', target],

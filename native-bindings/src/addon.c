@@ -104,7 +104,8 @@ bool ipmp_register_misc(napi_env env, napi_value exports) {
 NAPI_MODULE_INIT() {
   if (!ipmp_register_watch(env, exports) || !ipmp_register_tun(env, exports) ||
       !ipmp_register_packet(env, exports) || !ipmp_register_netlink(env, exports) ||
-      !ipmp_register_misc(env, exports) || !ipmp_register_proc(env, exports))
+      !ipmp_register_misc(env, exports) || !ipmp_register_proc(env, exports) ||
+      !ipmp_register_loadgen(env, exports))
     return NULL;
   return exports;
 }

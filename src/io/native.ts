@@ -177,6 +177,15 @@ export interface NativeAddon {
   sdNotify(path: string, text: string): number;
   /** SO_NETNS_COOKIE of this thread's network namespace (never reused while the system runs). Throws. */
   netnsCookie(): bigint;
+
+  // ---- the benchmark's load generator (never used by the daemon) ----
+  /**
+   * Sends len-byte UDP datagrams to dst:port with sendmmsg in batches of 64, from `flows`
+   * sockets in turn, for `seconds` (at most 120); pps 0 = as fast as the stack takes them.
+   * Blocks the calling thread for the whole run. Throws on bad arguments or socket errors.
+   */
+  udpGenerate(dst: string, port: number, len: number, seconds: number, pps: number, flows: number):
+    { sent: number; errors: number; seconds: number };
 }
 
 let cached: NativeAddon | undefined;
