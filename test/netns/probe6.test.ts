@@ -148,7 +148,12 @@ describe('probe-based failure detection (IPv6)', { skip }, () => {
         const dd = d;
         await withLog(dd, async () => {
           await waitProbeOk(dd, NICS, 10_000);
-          const t = await ipmpstat(p, dd, ['-t', '-o', 'INTERFACE,MODE,TESTADDR,TARGETS', '-P']);
+          // The IPv6 rows appear once the link-locals passed duplicate address detection (1 s).
+          let t = '';
+          await waitFor('both families\' rows in ipmpstat -t', async () => {
+            t = await ipmpstat(p, dd, ['-t', '-o', 'INTERFACE,MODE,TESTADDR,TARGETS', '-P']);
+            return t.trim().split('\n').length >= 2 * NICS.length && !t.includes(':multicast:');
+          }, 10_000, 100);
           for (const n of NICS) {
             const v4 = n === 'eth0' ? '198.18.0.100' : '198.18.0.101';
             assert.match(t, new RegExp(`^${n}:routes:${v4}:198\\.18\\.0\\.1$`, 'm'), t);

@@ -41,6 +41,8 @@ export class GroupProbing {
   private stopped = false;
   /** The group's current FDT; null while no member probes. */
   fdtMs: number | null = null;
+  /** NIC name → its IPv6 test address, found duplicate by DAD (that family does not probe). */
+  private readonly dup6 = new Map<string, string>();
 
   constructor(private readonly host: GroupProbingHost) {}
 
@@ -62,10 +64,16 @@ export class GroupProbing {
     return null;
   }
 
-  /** True when a NIC has a test address of either family configured (probe-enabled). */
+  /** True when a NIC has a test address of either family configured (probe-enabled), not counting a duplicate IPv6 one. */
   probeEnabledFor(name: string): boolean {
     const c = this.config(name);
-    return !!c && (c.testAddress?.family === 4 || c.testAddress6?.family === 6 || c.linkLocalTestAddress === true);
+    const v6 = !!c && (c.testAddress6?.family === 6 || c.linkLocalTestAddress === true) && !this.dup6.has(name);
+    return !!c && (c.testAddress?.family === 4 || v6);
+  }
+
+  /** The IPv6 test address of a NIC found duplicate by DAD, or null. */
+  duplicateTestAddress6(name: string): string | null {
+    return this.dup6.get(name) ?? null;
   }
 
   /** True while a probe worker runs for the group. */
@@ -158,6 +166,12 @@ export class GroupProbing {
         break;
       }
       case 'fdt': this.fdtMs = f.fdtMs; break;
+      case 'dad6': {
+        const was = this.dup6.has(f.name);
+        if (f.duplicate) this.dup6.set(f.name, f.address); else this.dup6.delete(f.name);
+        if (was !== f.duplicate) this.host.feed({ kind: EventKind.PROBE_CONFIG_CHANGED, nic: f.slot, probeEnabled: this.probeEnabledFor(f.name) });
+        break;
+      }
       case 'probe': this.host.onProbe(f.event); break;
       case 'log': this.host.log(f.level, f.text); break;
     }

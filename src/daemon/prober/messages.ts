@@ -51,6 +51,8 @@ export type ProberFact =
     testaddr: string; targets: string[];
   }
   | { kind: 'fdt'; fdtMs: number }
+  /** Duplicate address detection of an IPv6 test address ended; `duplicate`: another node holds it (MAC `node`). */
+  | { kind: 'dad6'; slot: number; name: string; address: string; duplicate: boolean; node: string }
   | { kind: 'log'; level: 'err' | 'info' | 'debug'; text: string };
 
 export interface ProbeWorkerData {
@@ -61,6 +63,8 @@ export interface ProbeWorkerData {
   pid: number;
   /** Test hooks (IPMPD_TEST_HOOKS=1) are accepted. */
   testHooks?: boolean;
+  /** Duplicate address detection window of IPv6 test addresses (ms); 0 skips it. Default DAD_RETRANS_MS. */
+  testDadMs?: number;
 }
 
 /** Test hooks: make the worker stop answering for `ms`, or die. */

@@ -159,6 +159,21 @@ export abstract class NicProbe<K> {
     return this.engine.enabled;
   }
 
+  /** The test address may be used as a source (not tentative or duplicate; see NicProbe6). */
+  usable(): boolean {
+    return true;
+  }
+
+  /** Frames are read while probing is off (duplicate address detection of the test address runs). */
+  protected listening(): boolean {
+    return false;
+  }
+
+  /** Ends a duplicate address detection window that is due; true when one ended now. */
+  finishDad(_nowNs: number): boolean {
+    return false;
+  }
+
   /** Opens the socket and starts watching it; `onReadable` runs on the worker's loop. */
   open(onReadable: () => void): void {
     this.fd = this.native.packetOpen(this.ifindex, {
@@ -208,7 +223,7 @@ export abstract class NicProbe<K> {
       this.counters.rxFrames++;
       if (n < ETH_HLEN) continue;
       if (this.env.isOwnMac(this.rx, 6)) { this.counters.ownFrames++; continue; }
-      if (!this.probing) continue;
+      if (!this.probing && !this.listening()) continue;
       const now = nowNs();
       this.onFrame(rd16(this.rx, 12), n, now, clock, out);
     }

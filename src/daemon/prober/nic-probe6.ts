@@ -11,17 +11,24 @@
  *
  * The socket joins the test address's solicited-node group, so a NIC that filters multicast
  * still hears the neighbours' solicitations for it. Checksums cover the IPv6 pseudo-header.
+ *
+ * Before the test address is used, duplicate address detection (RFC 4862, one probe) runs
+ * when the worker asks for it (startDad): one NS from :: with a nonce (RFC 7527), then a
+ * window in which the test address is tentative: it is not answered for and not probed
+ * from. An NA for it, or another node's DAD probe for it (a nonce not ours), makes it a
+ * duplicate: it is never probed from (the worker logs it and stops this family's probing).
  */
 import type { ProbeAction, SendAction } from '../../control/detectors/probe-defs.js';
 import { PROBE_MULTI } from '../../control/detectors/probe-defs.js';
 import { assemble } from '../../dataplane/bpf.js';
-import { ETH_HLEN, ETH_SRC, ETHERTYPE_IPV6 } from '../../wire/ethernet.js';
+import { ETH_HLEN, ETH_SRC, ETHERTYPE_IPV6, macToString } from '../../wire/ethernet.js';
 import { buildIcmp6ProbeFrame, checkProbeReply6, ICMPV6_ECHO_REPLY, readProbeFields } from '../../wire/icmp.js';
 import {
-  ALL_NODES6, ALL_NODES_MAC, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
-  ND_OPT_SOURCE_LINKADDR, ND_OPT_TARGET_LINKADDR, buildNeighborSolicit, ndFindLinkLayerOpt, ndTargetOffset, validateNd,
-  writeNeighborAdvertInPlace,
+  ALL_NODES6, ALL_NODES_MAC, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ND_LL_LEN, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
+  ND_NONCE_LEN, ND_OPT_SOURCE_LINKADDR, ND_OPT_TARGET_LINKADDR, buildNeighborSolicit, ndFindLinkLayerOpt, ndFindNonce,
+  ndTargetOffset, validateNd, writeDadSolicit, writeNeighborAdvertInPlace,
 } from '../../wire/icmp6-nd.js';
+import { randomFillSync } from 'node:crypto';
 import {
   IPV6_DST, IPV6_HLEN, IPV6_SRC, ipv6Equals, ipv6ToString, isLinkLocal6, isUnspecified6, parseIpv6, solicitedNodeMac,
   validateIpv6,
@@ -53,10 +60,60 @@ export class NicProbe6 extends NicProbe<string> {
   /** The test address, 16 bytes. */
   readonly ip: Uint8Array;
   protected readonly allNodesMac = ALL_NODES_MAC;
+  /** Duplicate address detection of the test address: 'ok' when it passed or did not run. */
+  dad: 'tentative' | 'ok' | 'duplicate' = 'ok';
+  /** End of the DAD window (monotonic ns). */
+  dadUntilNs = 0;
+  /** MAC of the node found holding the test address ('' while none). */
+  dupMac = '';
+  private readonly nonce = randomFillSync(new Uint8Array(ND_NONCE_LEN));
 
   constructor(nic: ProberNic, testAddr: TestAddr, env: NicProbeEnv, nowNs: number) {
     super(6, nic, testAddr, env, nowNs);
     this.ip = parseIpv6(this.ipText);
+  }
+
+  /**
+   * Starts duplicate address detection of the test address: probing stops until the window of
+   * windowNs ends (finishDad), and one DAD probe goes out.
+   */
+  startDad(nowNs: number, windowNs: number): void {
+    this.dad = 'tentative';
+    this.dupMac = '';
+    this.dadUntilNs = nowNs + windowNs;
+    this.engine.setEnabled(false, nowNs);
+    const f = new Uint8Array(ETH_HLEN + IPV6_HLEN + ND_LL_LEN);
+    if (this.fd >= 0) this.sendFrame(f, writeDadSolicit(f, 0, this.mac, 0, this.ip, 0, this.nonce, 0));
+  }
+
+  override finishDad(nowNs: number): boolean {
+    if (this.dad !== 'tentative' || nowNs < this.dadUntilNs) return false;
+    this.dad = this.dupMac === '' ? 'ok' : 'duplicate';
+    return true;
+  }
+
+  override usable(): boolean {
+    return this.dad === 'ok';
+  }
+
+  protected override listening(): boolean {
+    return this.dad === 'tentative';
+  }
+
+  /** In the DAD window: an NA for the test address, or another node's DAD probe for it (frames from members never get here). */
+  private onDadFrame(icmpLen: number): void {
+    const b = this.rx;
+    const target = ndTargetOffset(ICMP6);
+    if (this.dupMac !== '' || !ipv6Equals(b, target, this.ip, 0)) return;
+    if (b[ICMP6] === ND_NEIGHBOR_ADVERT) {
+      const opt = ndFindLinkLayerOpt(b, ICMP6, icmpLen, ND_OPT_TARGET_LINKADDR);
+      this.dupMac = macToString(b, opt >= 0 ? opt : ETH_SRC);
+      return;
+    }
+    if (!isUnspecified6(b, IP6 + IPV6_SRC)) return;
+    const n = ndFindNonce(b, ICMP6, icmpLen);
+    if (n >= 0 && this.nonce.every((x, i) => b[n + i] === x)) return; // our own probe
+    this.dupMac = macToString(b, ETH_SRC);
   }
 
   protected canonical(address: string): string {
@@ -88,6 +145,13 @@ export class NicProbe6 extends NicProbe<string> {
     if (type !== ETHERTYPE_IPV6 || validateIpv6(b, IP6, len - IP6) < 0 || b[IP6 + 6] !== IPPROTO_ICMPV6) return;
     if (len < ICMP6 + 4) return;
     const t = b[ICMP6];
+    if (this.dad !== 'ok') {
+      if (this.dad === 'tentative' && (t === ND_NEIGHBOR_SOLICIT || t === ND_NEIGHBOR_ADVERT)) {
+        const icmpLen = validateNd(b, IP6, len - IP6);
+        if (icmpLen >= 0) this.onDadFrame(icmpLen);
+      }
+      return;
+    }
     if (t === ND_NEIGHBOR_SOLICIT || t === ND_NEIGHBOR_ADVERT) this.onNd(len, nowNs);
     else if (t === ICMPV6_ECHO_REPLY) this.onEchoReply(len, nowNs, clock, out);
   }

@@ -13,6 +13,10 @@
  * probe-capable family has lost 5 in a row (reference §4.5), and either family's repair
  * repairs it. An offline NIC is not probed (§12); probing restarts on undo-offline.
  *
+ * An IPv6 test address is used only after duplicate address detection (NicProbe6.startDad)
+ * passed; a replacement worker skips it for families that had probes acked. A duplicate is
+ * logged and that family does not probe on the NIC.
+ *
  * One timer, armed for the earliest engine deadline. Every turn first drains the sockets,
  * so a reply already queued always counts before its probe can time out. A heartbeat
  * measures how long this thread's loop did not run; such a stall is handed to the engines
@@ -27,6 +31,7 @@ import {
 import { GroupFdt } from '../../control/fdt.js';
 import { RecvClock, type Level, type NicProbeEnv } from './nic-probe.js';
 import { ProbeMembers, type Instance, type Member } from './members.js';
+import { NicProbe6 } from './nic-probe6.js';
 import type {
   Family, FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
 } from './messages.js';
@@ -38,6 +43,8 @@ export const ALIVE_MS = 200;
 const OPEN_RETRY_NS = 1e9;
 /** A gap between loop turns longer than this is a stall (well above the heartbeat). */
 const STALL_NS = 150e6;
+/** Duplicate address detection window of an IPv6 test address (RFC 4861 RetransTimer). */
+export const TEST_DAD_MS = 1000;
 
 function levelOf(syslog: number): Level {
   return syslog <= 3 ? 'err' : syslog <= 6 ? 'info' : 'debug';
@@ -163,6 +170,9 @@ export class ProbeWorker {
     try {
       np.open(() => this.turn());
       if (this.openFailed.delete(key)) this.log('info', `${what} is open`);
+      const dadMs = this.cfg.testDadMs ?? TEST_DAD_MS;
+      // A family that had probes acked (a replacement worker) used its address already.
+      if (np instanceof NicProbe6 && dadMs > 0 && !np.nic.quietOver?.includes(6)) np.startDad(now, dadMs * 1e6);
       return np;
     } catch (e) {
       np.close();
@@ -194,7 +204,25 @@ export class ProbeWorker {
 
   /** Offline stops probing on a NIC (reference §12); undo-offline starts it again. */
   private setProbing(m: Member, on: boolean, now: number): void {
-    for (const np of [m.v4, m.v6]) np?.engine.setEnabled(on, now);
+    for (const np of [m.v4, m.v6]) np?.engine.setEnabled(on && np.usable(), now);
+  }
+
+  /** Ends the due DAD windows of test addresses: probing starts, or the duplicate is logged. True when one ended. */
+  private finishDad(now: number): boolean {
+    let ended = false;
+    for (const np of this.members.instances()) {
+      if (!np.finishDad(now) || !(np instanceof NicProbe6)) continue;
+      ended = true;
+      const duplicate = np.dad === 'duplicate';
+      if (duplicate) {
+        this.log('err', `duplicate test address ${np.ipText} on ${np.name} (node ${np.dupMac}); not probing with it`);
+      } else {
+        this.log('debug', `${np.name}: test address ${np.ipText} passed duplicate address detection`);
+        np.engine.setEnabled(!this.offline.has(np.slot), now);
+      }
+      this.fact({ kind: 'dad6', slot: np.slot, name: np.name, address: np.ipText, duplicate, node: np.dupMac });
+    }
+    return ended;
   }
 
   private setState(states: NicFailState[], groupFailed: boolean): void {
@@ -280,6 +308,7 @@ export class ProbeWorker {
       if (acts.length > 0) out.push([np, acts]);
     }
     now = this.now();
+    const dadEnded = this.finishDad(now);
     for (const np of this.members.instances()) {
       if (np.engine.nextDeadline() > now) continue;
       const acts = np.engine.tick(now);
@@ -287,7 +316,7 @@ export class ProbeWorker {
     }
     let targetsMoved = false;
     for (const [np, acts] of out) if (this.handle(np, acts, now)) targetsMoved = true;
-    if (targetsMoved || out.length > 0) this.afterTargets(now);
+    if (targetsMoved || out.length > 0 || dadEnded) this.afterTargets(now);
     this.lastTurnNs = this.now();
     this.arm();
   }

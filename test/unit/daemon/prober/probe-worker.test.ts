@@ -2,7 +2,8 @@
 // address (Neighbour Discovery answered and sent by the worker itself, echo probes with
 // correct ICMPv6 checksums, replies matched), frames from the group's own NICs ignored,
 // offline stopping and undo-offline restarting the probes, and the failure facts carrying
-// both families.
+// both families. Duplicate address detection of the IPv6 test address: the probe, the
+// window without probes or answers, an NA or another node's probe making it a duplicate.
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProbeWorker } from '../../../../src/daemon/prober/probe-worker.js';
@@ -10,7 +11,10 @@ import type { FromWorker, ProberFact, ProberNic } from '../../../../src/daemon/p
 import { PROBE_MULTI, PROBE_UNI, probeIcmpId } from '../../../../src/control/detectors/probe-defs.js';
 import { eui64LinkLocal } from '../../../../src/control/detectors/addr.js';
 import { buildIcmp6ProbeFrame } from '../../../../src/wire/icmp.js';
-import { buildNeighborAdvert, buildNeighborSolicit, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED } from '../../../../src/wire/icmp6-nd.js';
+import {
+  buildNeighborAdvert, buildNeighborSolicit, buildUnsolicitedNeighborAdvert, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ndFindNonce,
+  writeDadSolicit,
+} from '../../../../src/wire/icmp6-nd.js';
 import { ipv6ToString, parseIpv6 } from '../../../../src/wire/ipv6.js';
 import { buildArpRequest } from '../../../../src/wire/arp.js';
 import { parseIpv4 } from '../../../../src/wire/ipv4.js';
@@ -81,10 +85,11 @@ interface Harness {
 
 let h: Harness;
 
-function harness(targets: string[] | null = null): Harness {
+/** testDadMs 0: the tests below that are not about duplicate address detection skip it. */
+function harness(targets: string[] | null = null, testDadMs = 0): Harness {
   const fake = new FakeNative();
   const posted: FromWorker[] = [];
-  const w = new ProbeWorker(fake.addon, { group: 'g0', fdtMs: 1000, targets, pid: PID }, (m) => posted.push(m));
+  const w = new ProbeWorker(fake.addon, { group: 'g0', fdtMs: 1000, targets, pid: PID, testDadMs }, (m) => posted.push(m));
   const facts = (): ProberFact[] => posted.flatMap((m) => (m.op === 'fact' ? [m.fact] : []));
   return { fake, w, posted, facts };
 }
@@ -326,4 +331,104 @@ test('a flood of ARP requests or NSs for a test address from one source gets RL_
   const sent = socks.flatMap((s) => s.tx);
   assert.equal(sent.filter((f) => f[12] === 0x08 && f[13] === 0x06).length, RL_SOURCE_BURST, 'ARP replies');
   assert.equal(sent.filter((f) => f[12] === 0x86 && f[54] === 136).length, RL_SOURCE_BURST, 'NAs');
+});
+
+// ---- duplicate address detection of the IPv6 test address ----
+
+function dadProbes(s: FakeSocket): Uint8Array[] {
+  return s.tx.filter((f) => f[54] === 135 && ip6(f, 22) === '::');
+}
+
+function dadFacts(): ProberFact[] {
+  return h.facts().filter((x) => x.kind === 'dad6');
+}
+
+/** A DAD probe for `target` from a node with MAC `from` and nonce `nonce`. */
+function foreignDadProbe(from: Uint8Array, target: string, nonce: Uint8Array): Uint8Array {
+  const f = new Uint8Array(86);
+  writeDadSolicit(f, 0, from, 0, parseIpv6(target), 0, nonce, 0);
+  return f;
+}
+
+test('test-address DAD: one NS from :: with a nonce; no probe, NS or answer in the window; probing after it', () => {
+  h.w.stop();
+  h = harness(null, 1000);
+  h.w.onMessage({ op: 'nics', nics: [nic(0, MAC0)] });
+  h.w.onMessage({ op: 'routes', gateways: [], gateways6: [PEER_LL] });
+  const s = h.fake.on(10);
+  const probes = dadProbes(s);
+  assert.equal(probes.length, 1, 'one DAD probe');
+  assert.equal(mac(probes[0]!, 0), '33:33:ff:00:00:01');
+  assert.equal(mac(probes[0]!, 6), '02:00:00:00:00:01');
+  assert.equal(ip6(probes[0]!, 62), LL0);
+  assert.ok(ndFindNonce(probes[0]!, 54, 32) > 0, 'nonce option');
+  assert.ok(icmp6ChecksumOk(probes[0]!));
+  // Our own probe looped back with our nonce, and an NS for the tentative address: not answered.
+  h.fake.deliver(s, buildNeighborSolicit(PEER_MAC, parseIpv6(PEER_LL), parseIpv6(LL0)));
+  run(s, 900);
+  assert.equal(s.tx.length, 1, `nothing but the DAD probe in the window: ${s.tx.length} frames`);
+  assert.deepEqual(dadFacts(), []);
+  run(s, 200);
+  assert.deepEqual(dadFacts(), [{ kind: 'dad6', slot: 0, name: 'eth0', address: LL0, duplicate: false, node: '' }]);
+  h.fake.deliver(s, buildNeighborAdvert(PEER_MAC, parseIpv6(PEER_LL), MAC0, parseIpv6(LL0), NA_FLAG_SOLICITED));
+  run(s, 500);
+  assert.ok(echoRequests(s).length > 0, 'probing starts once DAD passed');
+  h.fake.deliver(s, buildNeighborSolicit(PEER_MAC, parseIpv6(PEER_LL), parseIpv6(LL0)));
+  assert.equal(s.tx.at(-1)![54], 136, 'the test address is answered for now');
+});
+
+test('test-address DAD: an NA for it makes it a duplicate: logged, never probed from or answered; the other NIC probes', () => {
+  h.w.stop();
+  h = harness(null, 1000);
+  h.w.onMessage({ op: 'nics', nics: [nic(0, MAC0), nic(1, MAC1)] });
+  h.w.onMessage({ op: 'routes', gateways: [], gateways6: [PEER_LL] });
+  const s0 = h.fake.on(10);
+  const s1 = h.fake.on(11);
+  run(s0, 300);
+  h.fake.deliver(s0, buildUnsolicitedNeighborAdvert(PEER_MAC, parseIpv6(LL0)));
+  run(s0, 800);
+  h.fake.fire(s1);
+  assert.deepEqual(dadFacts(), [
+    { kind: 'dad6', slot: 0, name: 'eth0', address: LL0, duplicate: true, node: '02:00:00:00:ff:01' },
+    { kind: 'dad6', slot: 1, name: 'eth1', address: LL1, duplicate: false, node: '' },
+  ]);
+  assert.ok(h.facts().some((x) => x.kind === 'log' && x.level === 'err'
+    && x.text === `duplicate test address ${LL0} on eth0 (node 02:00:00:00:ff:01); not probing with it`));
+  for (const [s, m, ll] of [[s0, MAC0, LL0], [s1, MAC1, LL1]] as const) {
+    h.fake.deliver(s, buildNeighborAdvert(PEER_MAC, parseIpv6(PEER_LL), m, parseIpv6(ll), NA_FLAG_SOLICITED));
+  }
+  s0.tx.length = 0;
+  h.fake.deliver(s0, buildNeighborSolicit(PEER_MAC, parseIpv6(PEER_LL), parseIpv6(LL0)));
+  for (let i = 0; i < 100; i++) { h.fake.advanceMs(10); h.fake.fire(s0); h.fake.fire(s1); }
+  assert.equal(s0.tx.length, 0, 'nothing sent from the duplicate test address');
+  assert.ok(echoRequests(s1).length > 0, 'eth1 probes');
+  const row0 = h.facts().filter((x) => x.kind === 'targets' && x.slot === 0).at(-1);
+  assert.equal(row0?.kind === 'targets' && row0.mode, 'disabled');
+  // Offline and undo-offline do not bring a duplicate back.
+  h.w.onMessage({ op: 'state', nics: [{ slot: 0, failed: false, offline: false }, { slot: 1, failed: false, offline: false }], groupFailed: false });
+  run(s0, 300);
+  assert.equal(echoRequests(s0).length, 0);
+});
+
+test('test-address DAD: another node probing for it is a duplicate; its own nonce back is not; a restarted worker skips DAD', () => {
+  h.w.stop();
+  h = harness(null, 1000);
+  h.w.onMessage({ op: 'nics', nics: [nic(0, MAC0), nic(1, MAC1)] });
+  const s0 = h.fake.on(10);
+  const s1 = h.fake.on(11);
+  const own = dadProbes(s1)[0]!;
+  const n = ndFindNonce(own, 54, 32);
+  // eth1's own probe as a switch with a loop would return it (source rewritten to a foreign MAC, our nonce).
+  const back = own.slice();
+  back.set(PEER_MAC, 6);
+  h.fake.deliver(s1, back);
+  h.fake.deliver(s0, foreignDadProbe(PEER_MAC, LL0, new Uint8Array([9, 9, 9, 9, 9, 9])));
+  assert.ok(n > 0);
+  for (let i = 0; i < 110; i++) { h.fake.advanceMs(10); h.fake.fire(s0); h.fake.fire(s1); }
+  assert.deepEqual(dadFacts().map((f) => f.kind === 'dad6' && [f.name, f.duplicate]), [['eth0', true], ['eth1', false]]);
+
+  h.w.stop();
+  h = harness(null, 1000);
+  h.w.onMessage({ op: 'nics', nics: [{ ...nic(0, MAC0), quietOver: [6] }] });
+  assert.equal(dadProbes(h.fake.on(10)).length, 0, 'no DAD for a family that had probes acked');
 });
