@@ -6,11 +6,12 @@
  *   ipmp create-addr -a ADDR/PLEN GROUP
  *   ipmp delete-addr ADDR/PLEN GROUP
  *   ipmp set-ifprop -p standby=on|off IF
- *   ipmp set-ifprop -p test-address=ADDR/PLEN|none IF
+ *   ipmp set-ifprop -p test-address=ADDR/PLEN|link-local|none IF
  *   ipmp lab ...      ipmp bench ...
  *
  * Arguments are checked here before anything is sent; the daemon has the last word.
  */
+import { canonicalAddress, isLinkLocal6 } from '../daemon/config-addr.js';
 import {
   call, DaemonError, defaultIo, FatalError, openControl, parseArgs, runCommand, UsageError,
 } from './common.js';
@@ -24,7 +25,7 @@ const VERB_USAGE: Record<string, string> = {
   'remove-ipmp': 'ipmp remove-ipmp -i IF[,IF...] GROUP',
   'create-addr': 'ipmp create-addr -a ADDR/PLEN GROUP',
   'delete-addr': 'ipmp delete-addr ADDR/PLEN GROUP',
-  'set-ifprop': 'ipmp set-ifprop -p standby=on|off IF\n       ipmp set-ifprop -p test-address=ADDR/PLEN|none IF',
+  'set-ifprop': 'ipmp set-ifprop -p standby=on|off IF\n       ipmp set-ifprop -p test-address=ADDR/PLEN|link-local|none IF',
   lab: 'ipmp lab up|down|fail|repair|status|demo [OPTIONS]',
   bench: 'ipmp bench [--quick] [--json FILE]\n       ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE]',
 };
@@ -79,8 +80,15 @@ function parseSetIfprop(values: string[], rest: string[]): RequestBody {
     return { op: 'set-ifprop', ifname, prop, value: v };
   }
   if (prop === 'test-address') {
-    if (value.toLowerCase() === 'none') return { op: 'set-ifprop', ifname, prop, value: 'none' };
-    return { op: 'set-ifprop', ifname, prop, value: checkAddrPrefix(value) };
+    const v = value.toLowerCase();
+    if (v === 'none' || v === 'link-local') return { op: 'set-ifprop', ifname, prop, value: v };
+    checkAddrPrefix(value);
+    const addr = value.slice(0, value.lastIndexOf('/'));
+    const c = canonicalAddress(addr);
+    if (c?.family === 6 && !isLinkLocal6(c.address)) {
+      throw new UsageError(`set-ifprop: an IPv6 test address must be link-local (fe80::/10), not '${addr}'`);
+    }
+    return { op: 'set-ifprop', ifname, prop, value };
   }
   throw new UsageError(`set-ifprop: unknown property '${prop}' (standby, test-address)`);
 }

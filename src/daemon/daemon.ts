@@ -2,6 +2,7 @@
  * The daemon: its groups, the netlink listener, the control socket, and the
  * request handlers. Wiring only; the state machines live in src/control.
  */
+import { setTestAddress } from './set-test-address.js';
 import { loadNative, type NativeAddon } from '../io/native.js';
 import { Rtnetlink, RtnetlinkEvents } from '../io/rtnetlink.js';
 import { startControlServer, type ControlConnection, type ControlServer } from './control-server.js';
@@ -256,7 +257,15 @@ export class Daemon {
           await this.live(() => g.setStandby(req.ifname, req.value === 'on'));
           return { ok: true };
         }
-        throw new RequestError('EFAILED', 'test-address: change it in the configuration file and send SIGHUP');
+        const run = g.runningConfig();
+        const cur = run.interfaces.find((i) => i.name === req.ifname);
+        if (!cur) throw new RequestError('EUNKIF', 'not a physical interface or not in an IPMP group');
+        const tests = run.interfaces.filter((i) => i.name !== req.ifname).flatMap((i) => [i.testAddress?.address, i.testAddress6?.address])
+          .filter((x): x is string => typeof x === 'string');
+        const ch = setTestAddress(cur, req.value, { data: run.addresses.map((x) => x.address), tests });
+        if (!ch.ok) throw new RequestError('EINVAL', ch.error);
+        await this.live(() => g.setTestAddresses(ch.config));
+        return { ok: true };
       }
       case 'test-hook': {
         if (process.env.IPMPD_TEST_HOOKS !== '1') throw new RequestError('EINVAL', 'test hooks are off (start ipmpd with IPMPD_TEST_HOOKS=1)');

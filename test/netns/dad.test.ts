@@ -4,7 +4,9 @@
 // the group's other address is announced as usual. A peer that probes for the same address
 // during ipmpd's window (simultaneous DAD, test/netns/helpers/dad-peer.ts) makes it a duplicate
 // too: `ipmpstat -a` shows it down, the snapshot says why, and deleting and re-creating the
-// address runs DAD again, after which it is up and announced.
+// address runs DAD again, after which it is up and announced. A peer holding a NIC's IPv6
+// link-local test address makes that test address a duplicate: logged, and the NIC does not
+// probe over IPv6 while the other NIC does.
 //
 // The TUN gets a name unique to this process: the daemon's recovery state under /run/ipmp is
 // named after the TUN.
@@ -205,6 +207,45 @@ describe('IPv6 duplicate address detection', { skip }, () => {
       } finally {
         cap.stop();
         if (agent.exitCode === null) agent.kill('SIGTERM');
+      }
+    });
+  });
+
+  it('a test address held by the peer is a duplicate: logged, not probed from; the other NIC probes over IPv6', async () => {
+    await withLab({ nics: 2 }, async (lab) => {
+      const p = lab.prefix;
+      const peer = await peerMac(p);
+      // eth0's link-local (from 02:00:00:00:00:01), held by the peer.
+      const LL0 = 'fe80::ff:fe00:1';
+      await execIn(peerNs(p), ['ip', '-6', 'addr', 'add', `${LL0}/64`, 'dev', 'eth0', 'nodad']);
+      const cap = new Capture(p);
+      try {
+        await cap.ready;
+        const cfg = ['FAILURE_DETECTION_TIME: 1000', 'groups:', `  ${TUN}:`, '    interfaces:',
+          '      eth0: { test-address6: link-local }', '      eth1: { test-address6: link-local }',
+          `    addresses: [${CLEAN}/64]`, ''].join('\n');
+        const d = await startDaemon(p, cfg);
+        try {
+          await withLog(d, cap, async () => {
+            const re = new RegExp(`duplicate test address ${LL0} on eth0 \\(node ${peer}\\); not probing with it`);
+            await waitFor('the duplicate test address logged', async () => re.test(d.log()), 10_000, 50);
+            assert.ok(cap.seen.some((x) => x.kind === 'ns' && x.dad && x.target === LL0 && x.src !== peer), 'DAD probe for the test address');
+            await waitFor('eth1 probing over IPv6', async () => {
+              const t = await ipmpstat(p, d, ['-t', '-o', 'INTERFACE,MODE,TESTADDR', '-P']);
+              return /^eth1:(multicast|routes):fe80/m.test(t);
+            }, 10_000, 100);
+            const t = await ipmpstat(p, d, ['-t', '-o', 'INTERFACE,MODE,TESTADDR', '-P']);
+            assert.match(t, /^eth0:disabled:$/m, `eth0 does not probe: ${t}`);
+            const i = (await snapshot(d.socket)).interfaces.find((x) => x.name === 'eth0');
+            assert.equal(i?.probe, 'disabled');
+            assert.equal(cap.seen.filter((x) => x.kind === 'na' && x.target === LL0 && x.src !== peer).length, 0, 'never answered for');
+            assert.equal(d.log().match(/duplicate test address/g)?.length, 1, 'logged once');
+          });
+        } finally {
+          await d.stop();
+        }
+      } finally {
+        cap.stop();
       }
     });
   });

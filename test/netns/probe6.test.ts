@@ -13,13 +13,18 @@
 //   address) does not fail eth0 while IPv6 answers; once IPv6 is dropped too, eth0 fails;
 //   lifting both repairs it.
 //
+// - `ipmp set-ifprop -p test-address=link-local eth0` on a NIC without test addresses starts
+//   IPv6 probing on it live (after the link-local passed DAD); a global IPv6 value is refused
+//   with one line; `test-address=none` stops it again.
+//
 // The TUN gets a name unique to this process (ipq<n>) unless IPMP_TEST_TUN is set.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab } from '../../src/lab/fixture.js';
 import { execIn, hostNs, labFail, labRepair, peerNs, waitFor } from '../../src/lab/lab.js';
-import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { join } from 'node:path';
+import { REPO, startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
   ackedLines, iface, ipmpstat, ipmpstatProbes, lostLines, waitProbeOk, withLog,
 } from './helpers/probe-helpers.js';
@@ -201,6 +206,44 @@ describe('probe-based failure detection (IPv6)', { skip }, () => {
         });
       } finally {
         await execIn(peerNs(p), ['nft', 'delete table inet ipmptest'], { timeoutMs: 5_000 }).catch(() => undefined);
+        await d?.stop();
+      }
+    });
+  });
+
+  it('set-ifprop test-address=link-local starts IPv6 probing live; a global address is refused; none stops it', async () => {
+    await withLab({ nics: 2 }, async (lab) => {
+      const p = lab.prefix;
+      let d: RunningDaemon | undefined;
+      try {
+        const cfg = [`FAILURE_DETECTION_TIME: ${FDT_MS}`, 'groups:', `  ${TUN}:`, '    interfaces: { eth0: {}, eth1: {} }',
+          `    addresses: [${DATA6[0]}/64]`, ''].join('\n');
+        d = await startDaemon(p, cfg);
+        const dd = d;
+        const ipmp = (...args: string[]) => execIn(hostNs(p), [process.execPath, join(REPO, 'bin', 'ipmp'), '--socket', dd.socket, ...args],
+          { timeoutMs: 10_000 });
+        await withLog(dd, async () => {
+          assert.equal(iface(await snapshot(dd.socket), 'eth0').probe, 'disabled');
+          await ipmp('set-ifprop', '-p', 'test-address=link-local', 'eth0');
+          let t = '';
+          await waitFor('eth0 probing over IPv6 in ipmpstat -t', async () => {
+            t = await ipmpstat(p, dd, ['-t', '-o', 'INTERFACE,MODE,TESTADDR', '-P']);
+            return /^eth0:multicast:/m.test(t);
+          }, 10_000, 100);
+          await waitProbeOk(dd, ['eth0'], 10_000);
+          assert.match(t, new RegExp(`^eth0:multicast:${LL.eth0.replace(/:/g, '\\\\:')}$`, 'm'), t);
+          assert.match(t, /^eth1:disabled:$/m, t);
+          assert.match(dd.log(), new RegExp(`eth0: test address ${LL.eth0} passed duplicate address detection`));
+
+          await assert.rejects(ipmp('set-ifprop', '-p', 'test-address=2001:db8::5/64', 'eth0'),
+            /set-ifprop: an IPv6 test address must be link-local \(fe80::\/10\), not '2001:db8::5'/);
+          assert.equal(iface(await snapshot(dd.socket), 'eth0').probe, 'ok', 'a refused change leaves probing as it was');
+
+          await ipmp('set-ifprop', '-p', 'test-address=none', 'eth0');
+          await waitFor('eth0 probing disabled', async () => iface(await snapshot(dd.socket), 'eth0').probe === 'disabled', 10_000, 50);
+          assert.equal(dd.alive(), true);
+        });
+      } finally {
         await d?.stop();
       }
     });

@@ -17,6 +17,8 @@ describe('ipmp verb parsing', () => {
     ['set-ifprop', ['-p', 'standby=OFF', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'standby', value: 'off' }],
     ['set-ifprop', ['-p', 'test-address=198.18.0.102/24', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'test-address', value: '198.18.0.102/24' }],
     ['set-ifprop', ['-p', 'test-address=none', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'test-address', value: 'none' }],
+    ['set-ifprop', ['-p', 'test-address=fe80::1:2/64', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'test-address', value: 'fe80::1:2/64' }],
+    ['set-ifprop', ['-p', 'test-address=Link-Local', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'test-address', value: 'link-local' }],
   ];
   for (const [verb, argv, req] of good) {
     it(`${verb} ${argv.join(' ')}`, () => assert.deepEqual(parseVerb(verb, argv), req));
@@ -42,6 +44,8 @@ describe('ipmp verb parsing', () => {
     ['set-ifprop', ['-p', 'standby=maybe', 'eth2'], /standby must be on or off/],
     ['set-ifprop', ['-p', 'mtu=1500', 'eth2'], /unknown property 'mtu'/],
     ['set-ifprop', ['-p', 'test-address=fe80::1', 'eth2'], /lacks a prefix length/],
+    ['set-ifprop', ['-p', 'test-address=2001:db8::5/64', 'eth2'], /^set-ifprop: an IPv6 test address must be link-local \(fe80::\/10\), not '2001:db8::5'$/],
+    ['set-ifprop', ['-p', 'test-address=fe80::zz/64', 'eth2'], /invalid address 'fe80::zz'/],
     ['set-ifprop', ['-p', 'standby=on'], /missing IF/],
   ];
   for (const [verb, argv, re] of bad) {
