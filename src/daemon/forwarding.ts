@@ -11,6 +11,11 @@
  * interrupted for the time of the restart; the NICs' states are not touched, so a
  * stuck worker never causes a failover.
  *
+ * Restarts back off (liveness.ts WORKER_RESTARTS): 100 ms doubling to 30 s, starting over
+ * after a minute of healthy running, one log line per failure with its reason and attempt.
+ * Five failures within a minute are reported as forwarding being down, in that line, in
+ * status() (the snapshot's group `forwarding`), and in the metrics.
+ *
  * The RX path's address conflict reports come through a ring (tables/conflicts.ts)
  * polled here and logged with the Solaris text.
  *
@@ -24,6 +29,8 @@ import { ConflictRing, type ConflictReport } from '../tables/conflicts.js';
 import { SolicitTable } from '../tables/solicits.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { TablesWriter } from '../tables/shared-tables.js';
+import { RestartScheduler } from './liveness.js';
+import type { ForwardingStatus } from './protocol.js';
 import {
   HB_BEAT, HB_HOOK, HB_WORDS, HOOK_CRASH, HOOK_STALL,
   type ForwardingRole, type ForwardingWorkerData,
@@ -36,11 +43,6 @@ const START_TIMEOUT_MS = 10_000;
 export const STALL_MS = 2000;
 /** How often the watchdog looks. */
 const WATCH_MS = 250;
-/** Restart delay after a failure; doubles while failures follow each other, up to RESTART_MAX_MS. */
-const RESTART_MIN_MS = 50;
-const RESTART_MAX_MS = 5000;
-/** A worker that ran this long before failing resets the restart delay. */
-const STABLE_MS = 30_000;
 /** How often the conflict ring is read: its 32 records cover far more than the RX path reports in this time. */
 const CONFLICT_POLL_MS = 250;
 
@@ -49,13 +51,15 @@ type Log = (level: 'err' | 'info' | 'debug', text: string) => void;
 interface Slot {
   role: ForwardingRole;
   worker: Worker | null;
+  /** The worker said it is ready. */
+  ready: boolean;
+  /** The current worker's last uncaught error, given as the reason when it exits. */
+  lastError: string | null;
   beat: Int32Array;
   lastBeat: number;
   lastMove: number;
-  startedAt: number;
   restarts: number;
-  delayMs: number;
-  timer: NodeJS.Timeout | null;
+  restart: RestartScheduler;
 }
 
 /** Roles from IPMPD_FORWARDING_THREADS: 1 (default) or 2. */
@@ -96,6 +100,8 @@ export class Forwarding {
   private watchdog: NodeJS.Timeout | null = null;
   private lastWatch = 0;
   private stopping = false;
+  /** Test hook forwarding-crash-loop: every worker started crashes at its first loop turn. */
+  private crashLoop = false;
 
   constructor(private readonly tables: TablesWriter, private readonly tunFd: number, private readonly log: Log,
     private readonly roles: ForwardingRole[] = forwardingRoles()) {}
@@ -103,10 +109,12 @@ export class Forwarding {
   async start(): Promise<void> {
     this.stopping = false;
     this.slots = this.roles.map((role) => ({
-      role, worker: null, beat: new Int32Array(new SharedArrayBuffer(4 * HB_WORDS)), lastBeat: 0,
-      lastMove: Date.now(), startedAt: Date.now(), restarts: 0, delayMs: RESTART_MIN_MS, timer: null,
+      role, worker: null, ready: false, lastError: null, beat: new Int32Array(new SharedArrayBuffer(4 * HB_WORDS)),
+      lastBeat: 0, lastMove: Date.now(), restarts: 0,
+      restart: new RestartScheduler(`forwarding worker ${role}`, 'forwarding is down', this.log),
     }));
     await Promise.all(this.slots.map((s) => this.spawn(s)));
+    for (const s of this.slots) s.restart.started();
     this.lastWatch = Date.now();
     this.watchdog = setInterval(() => this.watch(), WATCH_MS);
     this.watchdog.unref();
@@ -139,46 +147,56 @@ export class Forwarding {
     };
   }
 
+  /**
+   * Starts the slot's worker; resolves once it is ready. When it exits or does not get ready
+   * in time the promise rejects, and once the watchdog runs (after start()) the failure is
+   * also logged and a restart scheduled, exactly once per worker.
+   */
   private spawn(slot: Slot): Promise<void> {
     const data: ForwardingWorkerData = {
       role: slot.role, tunFd: this.tunFd, tables: this.tables.view.sab, neighbours: this.neighbours.sab,
       txCounters: this.txCounters.sab, rxCounters: this.rxCounters.sab, heartbeat: slot.beat.buffer as SharedArrayBuffer,
       conflicts: this.conflicts.sab, solicits: this.solicits.sab,
     };
-    Atomics.store(slot.beat, HB_HOOK, 0);
+    Atomics.store(slot.beat, HB_HOOK, this.crashLoop && slot === this.slots[0] ? HOOK_CRASH : 0);
     const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-${slot.role}` });
     slot.worker = w;
-    slot.startedAt = Date.now();
-    slot.lastMove = slot.startedAt;
+    slot.ready = false;
+    slot.lastError = null;
+    slot.lastMove = Date.now();
     slot.lastBeat = Atomics.load(slot.beat, HB_BEAT);
-    w.on('error', (e) => this.log('err', `forwarding worker ${slot.role} failed: ${e.message}`));
+    w.on('error', (e) => { if (slot.worker === w) slot.lastError = e.message.split('\n')[0]; });
     w.on('exit', (code) => {
       if (slot.worker !== w) return;
       slot.worker = null;
-      if (this.stopping || !this.watchdog) return;
-      this.log('err', `forwarding worker ${slot.role} exited (code ${code}): restarting it`);
-      this.scheduleRestart(slot);
+      slot.ready = false;
+      const error = slot.lastError ? `; error: ${slot.lastError}` : '';
+      this.failed(slot, `exited (code ${code}${error})`);
     });
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`forwarding worker ${slot.role} did not start`)), START_TIMEOUT_MS);
-      w.once('message', () => { clearTimeout(t); resolve(); });
+      const t = setTimeout(() => {
+        reject(new Error(`forwarding worker ${slot.role} did not start`));
+        if (slot.worker !== w) return;
+        slot.worker = null;
+        void w.terminate();
+        this.failed(slot, `did not get ready within ${START_TIMEOUT_MS / 1000} s`);
+      }, START_TIMEOUT_MS);
+      w.once('message', () => { clearTimeout(t); if (slot.worker === w) slot.ready = true; resolve(); });
       w.once('exit', (code) => { clearTimeout(t); reject(new Error(`forwarding worker ${slot.role} exited with ${code}`)); });
     });
   }
 
-  private scheduleRestart(slot: Slot): void {
-    if (slot.timer || this.stopping) return;
-    if (Date.now() - slot.startedAt >= STABLE_MS) slot.delayMs = RESTART_MIN_MS;
-    const delay = slot.delayMs;
-    slot.delayMs = Math.min(RESTART_MAX_MS, slot.delayMs * 2);
-    slot.timer = setTimeout(() => {
-      slot.timer = null;
+  /** A worker is gone: one log line, and its restart after the back-off delay. */
+  private failed(slot: Slot, reason: string): void {
+    if (this.stopping || !this.watchdog) return;
+    slot.restart.failed(reason, (step) => {
       if (this.stopping) return;
       slot.restarts++;
-      this.spawn(slot).then(
-        () => this.log('info', `forwarding worker ${slot.role} restarted (${slot.restarts} restart(s))`),
-        (e: Error) => { this.log('err', e.message); this.scheduleRestart(slot); });
-    }, delay);
+      this.spawn(slot).then(() => {
+        slot.restart.started();
+        this.log('info', `forwarding worker ${slot.role} restarted (attempt ${step.attempt}; ${slot.restarts} restart(s) since start)`);
+      }, () => undefined /* logged and rescheduled by the exit or start timeout */);
+    });
   }
 
   /** The watchdog: replaces a worker whose heartbeat stopped moving. */
@@ -193,10 +211,10 @@ export class Forwarding {
       if (b !== s.lastBeat || late) { s.lastBeat = b; s.lastMove = now; continue; }
       const w = s.worker;
       if (!w || this.stopping || now - s.lastMove < STALL_MS) continue;
-      this.log('err', `forwarding worker ${s.role} stalled (no progress for ${now - s.lastMove} ms): restarting it`);
       s.worker = null;
+      s.ready = false;
       void w.terminate();
-      this.scheduleRestart(s);
+      this.failed(s, `stalled (no progress for ${now - s.lastMove} ms)`);
     }
   }
 
@@ -205,12 +223,36 @@ export class Forwarding {
    * loop turn. False when the name is not a forwarding hook or no worker runs.
    */
   testHook(name: string): boolean {
-    const cmd = name === 'forwarding-stall' ? HOOK_STALL : name === 'forwarding-crash' ? HOOK_CRASH : 0;
     const slot = this.slots[0];
-    if (!cmd || !slot?.worker) return false;
+    if (!slot) return false;
+    if (name === 'forwarding-crash-loop' || name === 'forwarding-crash-loop-end') {
+      this.crashLoop = name === 'forwarding-crash-loop';
+      this.log('info', `test hook: ${name}`);
+      if (this.crashLoop && slot.worker) Atomics.store(slot.beat, HB_HOOK, HOOK_CRASH);
+      return true;
+    }
+    const cmd = name === 'forwarding-stall' ? HOOK_STALL : name === 'forwarding-crash' ? HOOK_CRASH : 0;
+    if (!cmd || !slot.worker) return false;
     this.log('info', `test hook: ${name}`);
     Atomics.store(slot.beat, HB_HOOK, cmd);
     return true;
+  }
+
+  /**
+   * The workers' state for the snapshot: `failing` while failures repeat (five within a
+   * minute: forwarding is down, or keeps going down), else `restarting` while a worker is
+   * not running, else `up`.
+   */
+  status(now = Date.now()): ForwardingStatus {
+    const failing = this.slots.some((s) => s.restart.backoff.repeating(now));
+    const down = this.slots.some((s) => !s.ready);
+    const last = this.slots.map((s) => s.restart.backoff.lastReason).find((r) => r !== null) ?? null;
+    return {
+      state: failing ? 'failing' : down ? 'restarting' : 'up',
+      restarts: this.slots.reduce((n, s) => n + s.restart.backoff.failures, 0),
+      recentFailures: this.slots.reduce((n, s) => n + s.restart.backoff.recent(now), 0),
+      lastFailure: last,
+    };
   }
 
   /** Heartbeat counters of the workers: they move while the workers loop. */
@@ -229,7 +271,7 @@ export class Forwarding {
     this.watchdog = null;
     if (this.conflictTimer) clearInterval(this.conflictTimer);
     this.conflictTimer = null;
-    for (const s of this.slots) if (s.timer) { clearTimeout(s.timer); s.timer = null; }
+    for (const s of this.slots) s.restart.cancel();
     this.tables.requestStop();
     await Promise.all(this.slots.map((s) => {
       const w = s.worker;

@@ -470,7 +470,8 @@ export class GroupRuntime {
       const node = this.announcer.duplicateOf(a.address);
       return node === null ? a : { ...a, up: false, inbound: '', outbound: [], reason: 'duplicate' as const, node };
     });
-    return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs })), addresses, targets };
+    const forwarding = this.forwarding?.status();
+    return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs, ...(forwarding ? { forwarding } : {}) })), addresses, targets };
   }
 
   /** Runs a test hook (IPMPD_TEST_HOOKS=1); false when unknown or nothing runs it. */

@@ -66,3 +66,138 @@ export function watchLiveness(o: LivenessOptions): { monitor: LagMonitor; stop()
   if (o.ping && o.watchdogMs) o.ping();
   return { monitor, stop: () => clearInterval(timer) };
 }
+
+/**
+ * Restarts of a worker thread (forwarding, probing). The delay before a restart starts at
+ * minMs and doubles per failure up to maxMs; a worker that ran healthily for healthyMs
+ * before failing starts the series over. `burst` failures within windowMs, or in one
+ * series, count as repeated failure: the worker cannot be kept running (a broken addon, a
+ * bug at start). That lasts until a worker has run healthily for healthyMs.
+ */
+export interface RestartPolicy {
+  minMs: number;
+  maxMs: number;
+  healthyMs: number;
+  burst: number;
+  windowMs: number;
+}
+
+export const WORKER_RESTARTS: RestartPolicy = { minMs: 100, maxMs: 30_000, healthyMs: 60_000, burst: 5, windowMs: 60_000 };
+
+/** What a failure leads to. */
+export interface RestartStep {
+  /** Failures in the current series (1 for the first after a healthy run). */
+  attempt: number;
+  /** Wait before the next start (ms). */
+  delayMs: number;
+  /** Failures within the policy's window, this one included. */
+  recent: number;
+  /** recent or attempt reached the policy's burst. */
+  repeated: boolean;
+}
+
+/** Pure part of the restart logic: fed the times (ms) of starts and failures. */
+export class RestartBackoff {
+  private nextDelayMs: number;
+  private runningSince: number | null = null;
+  private series = 0;
+  private readonly times: number[] = [];
+  /** Failures since creation. */
+  failures = 0;
+  /** The reason given with the last failure, for status. */
+  lastReason: string | null = null;
+
+  constructor(readonly policy: RestartPolicy = WORKER_RESTARTS) {
+    this.nextDelayMs = policy.minMs;
+  }
+
+  /** A worker got ready at `now`. */
+  started(now: number): void {
+    this.runningSince = now;
+  }
+
+  /** The worker failed at `now` (exited, stalled, or did not get ready). */
+  failed(now: number, reason: string): RestartStep {
+    if (this.runningSince !== null && now - this.runningSince >= this.policy.healthyMs) {
+      this.nextDelayMs = this.policy.minMs;
+      this.series = 0;
+    }
+    this.runningSince = null;
+    this.times.push(now);
+    this.failures++;
+    this.series++;
+    this.lastReason = reason;
+    const delayMs = this.nextDelayMs;
+    this.nextDelayMs = Math.min(this.policy.maxMs, delayMs * 2);
+    const recent = this.recent(now);
+    return { attempt: this.series, delayMs, recent, repeated: recent >= this.policy.burst || this.series >= this.policy.burst };
+  }
+
+  /** Failures within the window before `now`. */
+  recent(now: number): number {
+    while (this.times.length > 0 && now - this.times[0] >= this.policy.windowMs) this.times.shift();
+    return this.times.length;
+  }
+
+  /** True while failures repeat: a burst within the window, or in a series not yet ended by a healthy run. */
+  repeating(now: number): boolean {
+    const healthy = this.runningSince !== null && now - this.runningSince >= this.policy.healthyMs;
+    return this.recent(now) >= this.policy.burst || (this.series >= this.policy.burst && !healthy);
+  }
+}
+
+function msText(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * The one log line of a failure: `WHO REASON; restarting it in T (attempt N)`, or once
+ * failures repeat, `WHO keeps failing (K failures in the last 60 s, the last: REASON);
+ * DOWN until the next attempt in T (attempt N)`.
+ */
+export function restartLine(who: string, reason: string, step: RestartStep, down: string, p: RestartPolicy = WORKER_RESTARTS): string {
+  const next = `${msText(step.delayMs)} (attempt ${step.attempt})`;
+  if (!step.repeated) return `${who} ${reason}; restarting it in ${next}`;
+  return `${who} keeps failing (${step.recent} failures in the last ${p.windowMs / 1000} s, the last: ${reason}); `
+    + `${down} until the next attempt in ${next}`;
+}
+
+/**
+ * Restarts of one worker: on each failure one log line (restartLine) and, after the
+ * back-off delay, `start`. A failure reported while a restart is pending is the same
+ * failure seen twice (an exit after a terminate) and is ignored.
+ */
+export class RestartScheduler {
+  readonly backoff: RestartBackoff;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly who: string, private readonly down: string,
+    private readonly log: (level: 'err' | 'info', text: string) => void, policy: RestartPolicy = WORKER_RESTARTS) {
+    this.backoff = new RestartBackoff(policy);
+  }
+
+  /** A restart is waiting for its delay. */
+  get pending(): boolean {
+    return this.timer !== null;
+  }
+
+  /** The worker got ready. */
+  started(): void {
+    this.backoff.started(Date.now());
+  }
+
+  /** Logs the failure and schedules `start`; null when a restart is already pending. */
+  failed(reason: string, start: (step: RestartStep) => void): RestartStep | null {
+    if (this.timer) return null;
+    const step = this.backoff.failed(Date.now(), reason);
+    this.log('err', restartLine(this.who, reason, step, this.down, this.backoff.policy));
+    this.timer = setTimeout(() => { this.timer = null; start(step); }, step.delayMs);
+    return step;
+  }
+
+  /** Drops a pending restart (stop). */
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -85,6 +85,10 @@ export function buildRegistry(daemon: Daemon): Registry {
     (rt) => rt.forwarding?.rxCounters.extraValue(X_DEFENCES) ?? 0);
   perGroup('ipmp_address_conflicts_total', 'Address conflicts logged (a foreign MAC claiming a data or test address)',
     (rt) => rt.forwarding?.conflictStats.reported ?? 0);
+  perGroup('ipmp_forwarding_up', 'Forwarding workers running (1), or restarting or failing repeatedly (0)',
+    (rt) => (rt.forwarding?.status().state === 'up' ? 1 : 0));
+  perGroup('ipmp_forwarding_worker_restarts_total', 'Forwarding worker failures, each followed by a restart',
+    (rt) => rt.forwarding?.status().restarts ?? 0);
   g('ipmp_announcements_total', 'Gratuitous ARPs sent for address moves', ['group'], function () {
     this.reset();
     for (const rt of daemon.groups) this.set({ group: rt.name }, rt.announcer.sent);

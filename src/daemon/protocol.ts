@@ -25,6 +25,24 @@ export interface SnapshotGroup {
   fdtMs: number | null;
   /** Member interface names in group list order (the order INTERFACES is built from). */
   interfaces: string[];
+  /** Extension: the forwarding workers of the group (absent while the group is not started). */
+  forwarding?: ForwardingStatus;
+}
+
+/**
+ * The forwarding workers. state `up`: every worker runs; `restarting`: a worker failed and
+ * its replacement is not running yet; `failing`: 5 or more failures within the last minute
+ * (forwarding is down, or keeps going down). The group's Solaris STATE is about its NICs
+ * and does not change with this.
+ */
+export interface ForwardingStatus {
+  state: 'up' | 'restarting' | 'failing';
+  /** Worker failures (each followed by a restart) since the daemon started the group. */
+  restarts: number;
+  /** Failures within the last minute. */
+  recentFailures: number;
+  /** The reason of the last failure, e.g. "exited (code 1; error: ...)"; null when none. */
+  lastFailure: string | null;
 }
 
 export interface SnapshotFlags {
@@ -127,10 +145,12 @@ export type Request =
  * probe-worker-stall: it stops for 2 × the watchdog limit (the daemon restarts it);
  * probe-worker-crash: it throws and exits;
  * forwarding-stall: the forwarding worker's loop blocks (the daemon replaces it);
- * forwarding-crash: the forwarding worker throws and exits.
+ * forwarding-crash: the forwarding worker throws and exits;
+ * forwarding-crash-loop: every forwarding worker started from now on throws at its first
+ * loop turn, until forwarding-crash-loop-end.
  */
 export type TestHook = 'probe-worker-pause' | 'probe-worker-stall' | 'probe-worker-crash'
-  | 'forwarding-stall' | 'forwarding-crash';
+  | 'forwarding-stall' | 'forwarding-crash' | 'forwarding-crash-loop' | 'forwarding-crash-loop-end';
 
 export type Op = Request['op'];
 

@@ -3,6 +3,8 @@
 // tables and no NIC is declared failed, even with probe-based failure detection whose
 // detection time (1 s) is shorter than the stall. The fault comes from the control socket's
 // test-hook op (the daemon runs with IPMPD_TEST_HOOKS=1); SIGUSR2 still upgrades in place.
+// A worker that crashes at every start is restarted with a doubling delay, one log line per
+// failure, reported as failing in the snapshot, and forwards again once it stops crashing.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,7 +93,7 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
 
   it('replaces a stalled worker: logged, traffic again, no NIC failure', async () => {
     const from = d.log().length;
-    const stalled = fault('forwarding-stall', /forwarding worker \w+ stalled \(no progress for \d+ ms\): restarting it/);
+    const stalled = fault('forwarding-stall', /forwarding worker \w+ stalled \(no progress for \d+ ms\); restarting it in 100 ms \(attempt 1\)\n/);
     // While the worker is stuck nothing is forwarded: the stall is real.
     await d.waitLog('test hook: forwarding-stall', 5_000, from);
     assert.equal(await pingOnce(hostNs(prefix), PEER, 1), false, 'a ping went through a stalled worker');
@@ -99,7 +101,8 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
   });
 
   it('replaces a crashed worker: logged, traffic again, no NIC failure', async () => {
-    await fault('forwarding-crash', /forwarding worker \w+ exited \(code 1\): restarting it/);
+    await fault('forwarding-crash',
+      /forwarding worker \w+ exited \(code 1; error: test hook: forwarding worker crash\); restarting it in 200 ms \(attempt 2\)\n/);
   });
 
   it('the daemon is still whole: snapshot answers and the log names each restart once', async () => {
@@ -136,6 +139,54 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
     await d.waitLog('ipmpd: ready', 30_000, from);
     assert.doesNotMatch(d.log().slice(from), /test hook:/);
     await waitFor('ping after the upgrade', () => pingOnce(hostNs(prefix), PEER), 10_000, 50);
+    assert.ok(d.alive());
+  });
+
+  it('a worker crashing at every start: restarts back off, one line each, "failing" in the snapshot, traffic once it stops', async (t) => {
+    // Runs on the upgraded image: its restart series starts afresh.
+    const from = d.log().length;
+    const seen: { at: number; attempt: number; delayMs: number; line: string }[] = [];
+    const failure = /^forwarding worker \w+ (exited \(code 1; error: test hook: forwarding worker crash\)|keeps failing \(.*\)); .* in (\d+(?:\.\d)?) (ms|s) \(attempt (\d+)\)$/;
+    const collect = (): typeof seen => {
+      const lines = d.log().slice(from).split('\n').filter((l) => /^forwarding worker \w+ (exited|keeps failing|stalled)/.test(l));
+      for (let i = seen.length; i < lines.length; i++) {
+        const m = failure.exec(lines[i]);
+        assert.ok(m, `unexpected failure line: ${lines[i]}`);
+        seen.push({ at: Date.now(), attempt: Number(m[4]), delayMs: Number(m[2]) * (m[3] === 's' ? 1000 : 1), line: lines[i] });
+      }
+      return seen;
+    };
+    await testHook(d, TUN, 'forwarding-crash-loop');
+    await waitFor('six failures of the crashing worker', () => collect().length >= 6, 30_000, 10);
+    const s = await snapshot(d.socket);
+    const fw = s.groups[0].forwarding;
+    assert.equal(fw?.state, 'failing', JSON.stringify(fw));
+    assert.ok((fw?.recentFailures ?? 0) >= 5, JSON.stringify(fw));
+    assert.match(fw?.lastFailure ?? '', /test hook: forwarding worker crash/);
+    for (const n of NICS) assert.equal(s.interfaces.find((x) => x.name === n)?.state, 'ok', `${n} while forwarding fails`);
+    await testHook(d, TUN, 'forwarding-crash-loop-end');
+    const six = seen.slice(0, 6);
+    // The delay doubles from 100 ms; from the fifth failure the line says it keeps failing.
+    assert.deepEqual(six.map((f) => f.attempt), [1, 2, 3, 4, 5, 6], six.map((f) => f.line).join('\n'));
+    assert.deepEqual(six.map((f) => f.delayMs), [100, 200, 400, 800, 1600, 3200]);
+    assert.deepEqual(six.map((f) => /keeps failing \(\d+ failures in the last 60 s, the last: exited/.test(f.line)),
+      [false, false, false, false, true, true]);
+    assert.ok(six.slice(4).every((f) => f.line.includes('forwarding is down until the next attempt')));
+    // The daemon keeps to the delays: each next failure is seen no earlier than the delay
+    // announced before it (less 50 ms for when this process saw the earlier line).
+    for (let i = 1; i < six.length; i++) {
+      const gap = six[i].at - six[i - 1].at;
+      assert.ok(gap >= six[i - 1].delayMs - 50, `failure ${i + 1} came ${gap} ms after failure ${i}, announced ${six[i - 1].delayMs} ms`);
+    }
+    for (const [i, f] of six.entries()) t.diagnostic(`+${f.at - six[0].at} ms (gap ${i ? f.at - six[i - 1].at : 0}): ${f.line}`);
+    // Once the hook stops, the next restart holds and traffic flows again.
+    await waitFor('ping once the worker stops crashing', () => pingOnce(hostNs(prefix), PEER), 30_000, 50);
+    collect();
+    const after = await snapshot(d.socket);
+    assert.equal(after.groups[0].forwarding?.restarts, seen.length, d.tail(20));
+    const restarted = d.log().slice(from).match(/forwarding worker \w+ restarted \(attempt \d+/g) ?? [];
+    assert.ok(restarted.length >= seen.length, `${restarted.length} restarts logged for ${seen.length} failures`);
+    assert.doesNotMatch(d.log().slice(from), /IP interface failure detected|All IP interfaces in group/);
     assert.ok(d.alive());
   });
 });

@@ -175,7 +175,7 @@ describe('probing and administration', { skip }, () => {
           // Crashed: restarted too.
           mark = dd.log().length;
           await testHook(dd, TUN, 'probe-worker-crash');
-          await dd.waitLog(new RegExp(`probe worker for ${TUN} exited with code \\d+; restarting it`), 5_000, mark);
+          await dd.waitLog(new RegExp(`probe worker for ${TUN} exited with code \\d+ \\(error: probe worker test hook: crash\\); restarting it`), 5_000, mark);
           await dd.waitLog(`probe worker for ${TUN} restarted`, 5_000, mark);
           await probesResume(p, dd);
           noFailureSince(dd, mark);

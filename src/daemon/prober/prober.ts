@@ -11,6 +11,8 @@
  * failed (repair needs fresh acks). Its engines start with empty probe records, so the gap
  * itself can never count as lost probes; only families that had acked before skip the
  * quiet period, so a failure after the restart is still found within the FDT.
+ * Restarts back off as the forwarding worker's do (liveness.ts WORKER_RESTARTS), one log
+ * line per failure.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,7 @@ import type {
   FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
 } from './messages.js';
 import { Watchdog } from './watchdog.js';
+import { RestartScheduler } from '../liveness.js';
 
 export type { ProberFact, ProberNic, NicFailState } from './messages.js';
 
@@ -31,10 +34,6 @@ export const STUCK_MS = 3_000;
 const WATCH_TICK_MS = 250;
 /** A watchdog tick later than this means the main thread itself stalled. */
 const WATCH_SLACK_MS = 250;
-/** Restart delay after an exit: doubles per quick exit, back to the minimum after a healthy minute. */
-const RESTART_MIN_MS = 250;
-const RESTART_MAX_MS = 10_000;
-const HEALTHY_MS = 60_000;
 
 export interface ProberOptions {
   group: string;
@@ -65,9 +64,9 @@ export class Prober {
   private readonly acked = new Set<string>();
   private readonly watchdog = new Watchdog(monoNs(), STUCK_MS * 1e6, WATCH_TICK_MS * 1e6, WATCH_SLACK_MS * 1e6);
   private watchTimer: NodeJS.Timeout | null = null;
-  private restartTimer: NodeJS.Timeout | null = null;
-  private startedAtMs = 0;
-  private restartDelayMs = RESTART_MIN_MS;
+  private readonly restart: RestartScheduler;
+  /** The current worker's last uncaught error, given as the reason when it exits. */
+  private lastError: string | null = null;
   private everReady = false;
   /** Packet sockets of the current worker, closed here when it is killed or dies. */
   private fds: number[] = [];
@@ -76,6 +75,7 @@ export class Prober {
 
   constructor(private readonly opts: ProberOptions, private readonly onFact: (f: ProberFact) => void) {
     this.nics = opts.nics;
+    this.restart = new RestartScheduler(`probe worker for ${opts.group}`, 'probing is down', opts.log);
   }
 
   async start(): Promise<void> {
@@ -96,9 +96,9 @@ export class Prober {
     this.worker = w;
     this.fds = [];
     this.starts++;
-    this.startedAtMs = Date.now();
+    this.lastError = null;
     this.watchdog.reset(monoNs());
-    w.on('error', (e) => this.opts.log('err', `probe worker for ${this.opts.group} failed: ${e.message}`));
+    w.on('error', (e) => { if (w === this.worker) this.lastError = e.message.split('\n')[0]; });
     w.on('exit', (code) => this.onExit(w, code));
     const ready = await new Promise<boolean>((resolve) => {
       const t = setTimeout(() => resolve(false), START_TIMEOUT_MS);
@@ -117,6 +117,7 @@ export class Prober {
     }
     if (w !== this.worker) return false;
     this.everReady = true;
+    this.restart.started();
     this.replay();
     return true;
   }
@@ -143,8 +144,7 @@ export class Prober {
     this.closeSockets(this.fds);
     this.fds = [];
     if (!this.everReady) return;
-    this.opts.log('err', `probe worker for ${this.opts.group} exited with code ${code}; restarting it`);
-    this.scheduleRestart();
+    this.failed(`exited with code ${code}${this.lastError ? ` (error: ${this.lastError})` : ''}`);
   }
 
   private failPending(): void {
@@ -152,22 +152,16 @@ export class Prober {
     this.pending.clear();
   }
 
-  private scheduleRestart(): void {
-    if (this.restartTimer || this.stopping) return;
-    if (Date.now() - this.startedAtMs > HEALTHY_MS) this.restartDelayMs = RESTART_MIN_MS;
-    const delay = this.restartDelayMs;
-    this.restartDelayMs = Math.min(RESTART_MAX_MS, this.restartDelayMs * 2);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
+  /** The worker is gone: one log line, and a new one after the back-off delay. */
+  private failed(reason: string): void {
+    if (this.stopping) return;
+    this.restart.failed(reason, (step) => {
       if (this.stopping) return;
       void this.spawn().then((ok) => {
-        if (ok) this.opts.log('info', `probe worker for ${this.opts.group} restarted`);
-        else if (!this.worker) {
-          this.opts.log('err', `probe worker for ${this.opts.group} did not start; trying again`);
-          this.scheduleRestart();
-        }
+        if (ok) this.opts.log('info', `probe worker for ${this.opts.group} restarted (attempt ${step.attempt})`);
+        else if (!this.worker && !this.restart.pending) this.failed('did not get ready');
       });
-    }, delay);
+    });
   }
 
   /** Watchdog tick: a worker that stopped turning its loop is terminated and restarted. */
@@ -175,9 +169,8 @@ export class Prober {
     if (this.stopping || !this.worker) return;
     if (!this.watchdog.tick(monoNs())) return;
     const ms = Math.round(this.watchdog.silenceNs / 1e6);
-    this.opts.log('err', `probe worker for ${this.opts.group} is not responding (silent for ${ms} ms); restarting it`);
     this.kill();
-    this.scheduleRestart();
+    this.failed(`is not responding (silent for ${ms} ms)`);
   }
 
   /** Terminates the current worker without treating its exit as a crash. */
@@ -262,9 +255,8 @@ export class Prober {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restart.cancel();
     this.watchTimer = null;
-    this.restartTimer = null;
     const w = this.worker;
     if (!w) return;
     await new Promise<void>((resolve) => {

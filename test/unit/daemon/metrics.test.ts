@@ -19,7 +19,10 @@ test('metrics: drops by direction and reason, replies, defences and logged confl
     snapshot: () => ({ generation: 0, groups: [], interfaces: [], addresses: [], targets: [] }),
     groups: [{
       name: 'ipmp0', nics: { list: [] }, announcer: { sent: 0 }, stats: { rebinds: 0, failovers: 0 },
-      forwarding: { rxCounters: rx, txCounters: tx, conflictStats: { reported: 1, missed: 0 } },
+      forwarding: {
+        rxCounters: rx, txCounters: tx, conflictStats: { reported: 1, missed: 0 },
+        status: () => ({ state: 'failing', restarts: 7, recentFailures: 5, lastFailure: 'exited (code 1)' }),
+      },
     }],
   } as unknown as Daemon;
   const text = await buildRegistry(stub).metrics();
@@ -38,4 +41,7 @@ test('metrics: drops by direction and reason, replies, defences and logged confl
   assert.equal(value(/ipmp_arp_nd_replies_total\{group="ipmp0"\} (\d+)/), 16);
   assert.equal(value(/ipmp_conflict_defences_total\{group="ipmp0"\} (\d+)/), 1);
   assert.equal(value(/ipmp_address_conflicts_total\{group="ipmp0"\} (\d+)/), 1);
+  // A worker failing repeatedly: forwarding counts as not up, its restarts are counted.
+  assert.equal(value(/ipmp_forwarding_up\{group="ipmp0"\} (\d+)/), 0);
+  assert.equal(value(/ipmp_forwarding_worker_restarts_total\{group="ipmp0"\} (\d+)/), 7);
 });
