@@ -23,6 +23,8 @@ export interface NicRec {
   mac: string | null;
   /** The device exists; a configured NIC that is missing is tracked as failed. */
   present: boolean;
+  /** The device has been present since the NIC joined (a NIC missing at start has not). */
+  everPresent: boolean;
   ifindex: number;
 }
 

@@ -17,7 +17,10 @@
  *                                                                   another if it was the last active
  *                                                                   or an active standby; online
  *                                                                   duplicate partners
- *   NIC_APPEARED        n missing                                   present; re-created (initial run)
+ *   NIC_APPEARED        n missing                                   present; re-created (initial run),
+ *                                                                   but a NIC that failed when it went
+ *                                                                   and is back with its link down
+ *                                                                   stays failed (no second failure)
  *   NIC_VANISHED        n present                                   absent; interface failure
  *   STANDBY_CHANGED     flag differs                                refreshStandby (§7.4)
  *   FAILBACK_CHANGED    value differs                               stored (no timed failback)
@@ -160,7 +163,7 @@ function newRec(c: NicConfig): NicRec {
     id: c.id, name: c.name, state: NicState.INIT,
     flags: (c.standby ? NicFlag.STANDBY : 0) | (up ? NicFlag.RUNNING : 0),
     link: !present ? LinkState.UNKNOWN : up ? LinkState.UP : LinkState.DOWN,
-    probeEnabled: c.probeEnabled, noTargets: false, mac: c.mac, present, ifindex: c.ifindex ?? 0,
+    probeEnabled: c.probeEnabled, noTargets: false, mac: c.mac, present, everPresent: present, ifindex: c.ifindex ?? 0,
   };
 }
 
@@ -207,13 +210,21 @@ function removeNic(ctx: StepCtx, n: NicRec): void {
 
 function appeared(ctx: StepCtx, n: NicRec, mac: string, ifindex: number | undefined, linkUp: boolean): void {
   if (n.present) return macChanged(ctx, n, mac);
+  // Its failure was logged when it went (or before): coming back with the link still down is
+  // the same failure. A NIC missing since start has had no failure logged yet.
+  const sameFailure = !linkUp && n.everPresent && n.state === NicState.FAILED;
   ctx.apply(n, () => {
     n.present = true;
+    n.everPresent = true;
     n.mac = mac;
     n.ifindex = ifindex ?? n.ifindex;
     n.link = linkUp ? LinkState.UP : LinkState.DOWN;
     n.flags = linkUp ? n.flags | NicFlag.RUNNING : n.flags & ~NicFlag.RUNNING;
   });
+  if (sameFailure) {
+    if (!offlineIfDuplicate(ctx, n)) ctx.refreshGroupState();
+    return;
+  }
   startNic(ctx, n);
 }
 

@@ -9,7 +9,8 @@
 //                     host namespace sees the link vanish, as when a NIC is unplugged or its
 //                     driver unloaded. Only for host NICs.
 //   repair IF         re-creates a deleted NIC (same name, MAC, bridge and rate), admin up;
-//                     otherwise re-attaches the port to its bridge and sets it up.
+//                     otherwise re-attaches the port to its bridge and sets it up. With
+//                     linkDown a deleted NIC comes back with its switch port down (no carrier).
 // IF is a host NIC (eth<i>, meaning its switch port swp<i>) or a switch-side port by name:
 // swp<i>, peerp0, and with per-nic switches the uplink upl<i> (NIC bridge side) or cpl<i>
 // (core side); failing an uplink cuts the NIC off while its carrier stays up.
@@ -100,8 +101,12 @@ export async function labFail(prefix: string, ifname: string, opts: FailOptions 
   }
 }
 
-/** Undoes any fault: a deleted NIC is re-created; the port goes back into its bridge, admin up. */
-export async function labRepair(prefix: string, ifname: string): Promise<void> {
+/**
+ * Undoes any fault: a deleted NIC is re-created; the port goes back into its bridge, admin up.
+ * With linkDown a deleted NIC is re-created with its switch port down, so it appears without
+ * carrier (a further repair brings the port up).
+ */
+export async function labRepair(prefix: string, ifname: string, opts: { linkDown?: boolean } = {}): Promise<void> {
   const info = requireInfo(prefix);
   const t = resolveTarget(info, ifname);
   const sw = info.namespaces.sw;
@@ -112,9 +117,9 @@ export async function labRepair(prefix: string, ifname: string): Promise<void> {
     if (await linkExists(info.namespaces.host, nic.name)) {
       throw new LabError(`repair: ${nic.name} exists in ${info.namespaces.host} but its switch port ${nic.switchPort} does not`);
     }
-    await buildNicLink(info, nic);
+    await buildNicLink(info, nic, !opts.linkDown);
     await run(['ip', '-n', info.namespaces.host, 'link', 'set', nic.name, 'up']);
-    await waitCarrier(prefix, nic, true);
+    await waitCarrier(prefix, nic, !opts.linkDown);
     return;
   }
   await run(['ip', '-n', sw, 'link', 'set', t.port, 'master', t.bridge]);

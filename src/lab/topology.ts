@@ -167,11 +167,11 @@ async function addVeth(ns: string, name: string, mac: string, peerName: string, 
   await ipn(ns, ...args);
 }
 
-/** Makes a link silent at L3 (no IPv6 link-local) and enslaves it to a bridge. */
-async function attachPort(sw: string, port: string, bridge: string): Promise<void> {
+/** Makes a link silent at L3 (no IPv6 link-local) and enslaves it to a bridge; up unless told. */
+async function attachPort(sw: string, port: string, bridge: string, up = true): Promise<void> {
   await ipn(sw, 'link', 'set', port, 'addrgenmode', 'none');
   await ipn(sw, 'link', 'set', port, 'master', bridge);
-  await ipn(sw, 'link', 'set', port, 'up');
+  if (up) await ipn(sw, 'link', 'set', port, 'up');
 }
 
 async function sysctl(ns: string, key: string, value: string): Promise<void> {
@@ -219,13 +219,14 @@ export async function buildLab(lab: LabInfo): Promise<void> {
 /**
  * One host NIC and its switch port: the veth pair, attached to the NIC's bridge, with the
  * lab's rate. The host end is left admin down (the caller sets it up). Also used to re-create
- * a NIC deleted at run time, with the same names and MACs.
+ * a NIC deleted at run time, with the same names and MACs; with portUp false the switch port
+ * stays down, so the NIC has no carrier.
  */
-export async function buildNicLink(lab: LabInfo, nic: NicInfo): Promise<void> {
+export async function buildNicLink(lab: LabInfo, nic: NicInfo, portUp = true): Promise<void> {
   const { host, sw } = lab.namespaces;
   await addVeth(host, nic.name, nic.mac, nic.switchPort, nic.switchPortMac, sw);
   await ipn(host, 'link', 'set', nic.name, 'addrgenmode', 'none');
-  await attachPort(sw, nic.switchPort, nic.bridge);
+  await attachPort(sw, nic.switchPort, nic.bridge, portUp);
   if (lab.rate) {
     await setRate(host, nic.name, lab.rate);
     await setRate(sw, nic.switchPort, lab.rate);

@@ -6,6 +6,7 @@
 //   stream ends cleanly with every byte intact, the address is rebound and the peer's ARP entry
 //   moves to the surviving NIC's MAC; the repair is detected;
 // - a NIC deleted at run time is failed and its address moves; re-created with the same name
+//   and its link down it stays failed without a second failure line; once its link comes up
 //   it is re-adopted, carries traffic again, and the host stack stays off it (IPv6 disabled,
 //   no ARP answer from the kernel);
 // - a NIC missing at start is tracked as failed and adopted when it appears, likewise.
@@ -162,7 +163,7 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
     });
   });
 
-  it('a NIC deleted at run time is failed; re-created, it is re-adopted and carries traffic', async () => {
+  it('a NIC deleted at run time is failed (logged once, also when it re-appears with its link down); re-created, it is re-adopted and carries traffic', async () => {
     await withLog(d, async () => {
       const s0 = await snapshot(d!.socket);
       const addr = DATA[1];
@@ -178,7 +179,17 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
       assert.match(i, new RegExp(`^${nic}:no:failed$`, 'm'), i);
       assert.ok(await reachable(peerNs(p), addr), `${addr} answers through ${survivor}`);
 
+      // Back with its link down: the same failure, not a new one.
+      const recreated0 = lab.nics.find((n) => n.name === nic)!;
+      await labRepair(p, nic, { linkDown: true });
+      await waitSnap(d!, `${nic} present again, link down, still failed`,
+        (s) => iface(s, nic).mac === recreated0.mac && iface(s, nic).link === 'down' && iface(s, nic).state === 'failed');
+
       await labRepair(p, nic);
+      // The repair is logged in a later step than the appearance: every line of that one precedes it.
+      await d!.waitLog(`IP interface repair detected on ${nic} of group ${TUN}`, 5_000, mark);
+      const failures = d!.log().slice(mark).match(new RegExp(`IP interface failure detected on ${nic} of group ${TUN}\n`, 'g')) ?? [];
+      assert.equal(failures.length, 1, `the failure of ${nic} is logged once:\n${d!.log().slice(mark)}`);
       const s2 = await waitSnap(d!, `${nic} re-adopted and active`, (s) => settled(s));
       const recreated = lab.nics.find((n) => n.name === nic)!;
       assert.equal(macOf(s2, nic), recreated.mac);

@@ -252,6 +252,34 @@ test('one move per address in a step: a NIC appearing with its link down moves n
   assert.equal(iface(c, 1).state, 'failed');
 });
 
+test('a NIC that failed and went away, back with its link down: the same failure, not logged again', () => {
+  for (const first of ['link-down', 'vanished'] as const) {
+    const c = group([{}, {}]);
+    if (first === 'link-down') linkDown(c, 1);
+    const gone = c.handle({ kind: EventKind.NIC_VANISHED, nic: 1 }, 5);
+    assert.deepEqual(texts(gone), first === 'link-down' ? [] : ['IP interface failure detected on net1 of group g0']);
+    const back = c.handle({ kind: EventKind.NIC_APPEARED, nic: 1, mac: '02:00:00:00:00:01', ifindex: 9, linkUp: false }, 6);
+    assert.deepEqual(texts(back), [], `${first}: nothing new to log`);
+    assert.deepEqual(back.moves, []);
+    assert.equal(iface(c, 1).state, 'failed');
+    assert.equal(iface(c, 1).link, 'down');
+    assert.equal(iface(c, 1).ifindex, 9);
+    assert.deepEqual(active(c), ['net0']);
+    assert.equal(c.snapshot().groups[0].state, 'degraded');
+    // Its link coming up repairs it, as for any link failure.
+    assert.ok(texts(linkUp(c, 1)).includes('IP interface repair detected on net1 of group g0'));
+    assert.deepEqual(active(c), ['net0', 'net1']);
+  }
+});
+
+test('a NIC that went away and is back with its link up is re-created and runs', () => {
+  const c = group([{}, {}]);
+  c.handle({ kind: EventKind.NIC_VANISHED, nic: 1 }, 5);
+  c.handle({ kind: EventKind.NIC_APPEARED, nic: 1, mac: '02:00:00:00:00:01', linkUp: true }, 6);
+  assert.equal(iface(c, 1).state, 'ok');
+  assert.deepEqual(active(c), ['net0', 'net1']);
+});
+
 test('one move per address in a step: on a failure with a standby deployed each address moves once', () => {
   const c = group([{}, {}, { standby: true }]);
   const e = linkDown(c, 0);
