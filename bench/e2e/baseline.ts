@@ -42,6 +42,11 @@ export const SMALL = ['-u', '-l', '64', '-b', '0'];
  */
 export const FAST_PINGS = 1000;
 export const FAST_PING_S = 0.0005;
+/** Pings between those two: where the cost of waking idle CPUs sets in. */
+export const MID_PINGS: readonly { key: string; count: number; intervalS: number }[] = [
+  { key: '2ms', count: 500, intervalS: 0.002 },
+  { key: '5ms', count: 300, intervalS: 0.005 },
+];
 
 /** Registers the scenarios, so their order in the table is fixed. */
 export function declareScenarios(r: Results): void {
@@ -87,6 +92,7 @@ export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise
     r.add('latency', 'direct_us', 'µs', median(rtt));
     const fast = await pingRtts(host, PEER, FAST_PINGS, FAST_PING_S);
     r.add('latency', 'direct_fast_us', 'µs', median(fast));
+    for (const m of MID_PINGS) r.add('latency', `direct_${m.key}_us`, 'µs', median(await pingRtts(host, PEER, m.count, m.intervalS)));
     r.raw.push({ scenario: 'kernel-direct', run: i, gen64: g64, gen1400: g1400, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt, fastRttUs: fast });
   }
 

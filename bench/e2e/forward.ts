@@ -5,7 +5,7 @@
 import { hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
 import { generate, iperf, iperfServer, pingRtts, udpSink, waitNicsOk, type Daemon, type IperfResult } from './tools.js';
 import { cpuMicros, deltas, median, NsAnchor, progress, rssKb, sleep, type NicCounters } from './sys.js';
-import { FAST_PINGS, FAST_PING_S, SMALL, TCP8, udp1400, type Params } from './baseline.js';
+import { FAST_PINGS, FAST_PING_S, MID_PINGS, SMALL, TCP8, udp1400, type Params } from './baseline.js';
 import type { Results } from './results.js';
 
 const PEER = '198.18.0.1';
@@ -87,6 +87,7 @@ export async function runForwarding(lab: LabInfo, d: Daemon, anchor: NsAnchor, p
     r.add('latency', 'ipmp_us', 'µs', median(rtt));
     const fast = await pingRtts(host, PEER, FAST_PINGS, FAST_PING_S);
     r.add('latency', 'ipmp_fast_us', 'µs', median(fast));
+    for (const m of MID_PINGS) r.add('latency', `ipmp_${m.key}_us`, 'µs', median(await pingRtts(host, PEER, m.count, m.intervalS)));
     r.raw.push({ scenario: 'ipmp-forwarding', run: i, gen64: g64, gen1400: g1400, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt,
       fastRttUs: fast });
   }

@@ -18,7 +18,9 @@ function main(argv: string[]): number {
     return 2;
   }
   try {
-    const r = loadNative().udpGenerate(dst, port, len, seconds, pps, flows);
+    const native = loadNative();
+    if (typeof native.udpGenerate !== 'function') throw new Error('native addon is older than the code (no udpGenerate): run `npm run build:native`');
+    const r = native.udpGenerate(dst, port, len, seconds, pps, flows);
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;
   } catch (e) {

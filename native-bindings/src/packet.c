@@ -159,16 +159,18 @@ static napi_value packet_membership(napi_env env, napi_callback_info info) {
 static __thread unsigned int recv_rotor;
 
 /*
- * packetRecvBatch(fds, nfds, buf, slotSize, dataOff, maxPkts, lens, srcIdx, timeoutMs)
+ * packetRecvBatch(fds, nfds, buf, slotSize, dataOff, maxPkts, lens, srcIdx, timeoutMs[, ready])
+ * With timeoutMs 0 and `ready` (a Uint8Array parallel to fds, from a poll the caller
+ * already made), only the sockets marked ready are read.
  */
 static napi_value packet_recv_batch(napi_env env, napi_callback_info info) {
   static const char fn[] = "packetRecvBatch";
-  napi_value argv[9];
+  napi_value argv[10];
   int32_t *fds, *lens, *src;
-  size_t nfds_len, nlens, nsrc, buflen;
+  size_t nfds_len, nlens, nsrc, buflen, nready = 0;
   int32_t nfds, slot, doff, maxp, timeout;
-  uint8_t *buf;
-  CHECK(ipmp_args(env, info, 9, argv));
+  uint8_t *buf, *ready = NULL;
+  CHECK(ipmp_args(env, info, 10, argv));
   CHECK(ipmp_arg_i32arr(env, argv[0], fn, "fds", &fds, &nfds_len));
   CHECK(ipmp_arg_int32(env, argv[1], fn, "nfds", &nfds));
   CHECK(ipmp_arg_u8(env, argv[2], fn, "buf", &buf, &buflen));
@@ -178,6 +180,9 @@ static napi_value packet_recv_batch(napi_env env, napi_callback_info info) {
   CHECK(ipmp_arg_i32arr(env, argv[6], fn, "lens", &lens, &nlens));
   CHECK(ipmp_arg_i32arr(env, argv[7], fn, "srcIdx", &src, &nsrc));
   CHECK(ipmp_arg_int32(env, argv[8], fn, "timeoutMs", &timeout));
+  napi_valuetype rt;
+  NAPI_CALL(env, napi_typeof(env, argv[9], &rt));
+  if (rt != napi_undefined) CHECK(ipmp_arg_u8(env, argv[9], fn, "ready", &ready, &nready));
 
   if (nfds < 0 || nfds > IPMP_MAX_FDS || (size_t)nfds > nfds_len)
     return ipmp_throw_range(env, "%s: nfds must be within 0..min(fds.length, %d)", fn, IPMP_MAX_FDS);
@@ -190,14 +195,15 @@ static napi_value packet_recv_batch(napi_env env, napi_callback_info info) {
                             (long long)maxp * slot, buflen);
   if ((size_t)maxp > nlens || (size_t)maxp > nsrc)
     return ipmp_throw_range(env, "%s: lens/srcIdx have fewer than maxPkts elements", fn);
+  if (ready && nready < (size_t)nfds) return ipmp_throw_range(env, "%s: ready has fewer than nfds elements", fn);
   if (maxp == 0 || nfds == 0) return ipmp_int32(env, 0);
 
   struct pollfd pfd[IPMP_MAX_FDS];
   for (int i = 0; i < nfds; i++) {
     pfd[i].fd = fds[i];
     pfd[i].events = POLLIN;
-    /* timeoutMs 0: no poll; every socket is tried once with MSG_DONTWAIT. */
-    pfd[i].revents = timeout == 0 ? POLLIN : 0;
+    /* timeoutMs 0: no poll; every socket (or every one marked ready) is tried once with MSG_DONTWAIT. */
+    pfd[i].revents = timeout == 0 && (!ready || ready[i]) ? POLLIN : 0;
   }
   if (timeout != 0) {
     int pr = poll(pfd, (nfds_t)nfds, timeout);

@@ -56,10 +56,13 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
   // fds[0] is the TUN, fds[1..] the present NICs' packet sockets.
   const fds = new Int32Array(1 + MAX_NICS);
   const ready = new Uint8Array(1 + MAX_NICS);
+  // The NICs' flags, in the order RxPath lists its sockets (the tables' present NICs).
+  const nicReady = ready.subarray(1);
   fds[0] = tunFd;
   let nfds = 1;
   let gen = -1;
-  let lastTx = performance.now();
+  const perf = performance;
+  let lastTx = perf.now();
   while (!view.stopRequested()) {
     tx.tables.refresh();
     rx.tables.refresh();
@@ -73,7 +76,7 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
     // kernel produced while the batch was sent (a ping reply, a TCP ACK) is taken without
     // a sleep and a wake-up.
     const n = native.pollFds(fds, nfds, ready, POLL_MS);
-    const now = performance.now();
+    const now = perf.now();
     if ((n > 0 && ready[0]) || now - lastTx >= TX_SERVICE_MS) {
       tx.runOnce(0);
       lastTx = now;
@@ -81,8 +84,10 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
     if (n > 0) {
       let nic = false;
       for (let i = 1; i < nfds; i++) if (ready[i]) { nic = true; break; }
+      // RxPath orders its sockets as fds[1..] are (present NICs by slot) once both tables
+      // readers are at the same generation; otherwise every socket is tried.
       if (nic) {
-        rx.runOnce(0);
+        rx.runOnce(0, rx.tables.generation === gen ? nicReady : undefined);
         // Packets waiting for a neighbour leave as soon as RX has learnt it, not at the next wake-up.
         if (tx.pending.size() > 0) { tx.runOnce(0); lastTx = now; }
       }

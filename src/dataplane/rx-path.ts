@@ -95,8 +95,11 @@ export class RxPath {
     this.nfds = n;
   }
 
-  /** One iteration: returns the number of frames received. */
-  runOnce(timeoutMs = POLL_MS): number {
+  /**
+   * One iteration: returns the number of frames received. `ready` (with timeoutMs 0): a
+   * readiness flag per socket in the order of the tables' present NICs, from the caller's poll.
+   */
+  runOnce(timeoutMs = POLL_MS, ready?: Uint8Array): number {
     this.refresh();
     if (this.nfds === 0) {
       // Nothing to listen on: wait like a poll timeout would, without spinning.
@@ -104,7 +107,8 @@ export class RxPath {
       Atomics.wait(h, 0, Atomics.load(h, 0), timeoutMs);
       return 0;
     }
-    const n = this.port.recvBatch(this.fds, this.nfds, this.buf, SLOT_SIZE, VNET_OFF, BATCH, this.lens, this.srcIdx, timeoutMs);
+    const n = this.port.recvBatch(this.fds, this.nfds, this.buf, SLOT_SIZE, VNET_OFF, BATCH, this.lens, this.srcIdx, timeoutMs,
+      ready);
     if (n <= 0) return 0;
     this.refresh();
     this.counters.extra(X_BATCHES);

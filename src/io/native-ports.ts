@@ -12,8 +12,8 @@ export function nativeTunPort(n: NativeAddon, fd: number): TunPort {
 
 export function nativePacketPort(n: NativeAddon): PacketPort {
   return {
-    recvBatch: (fds, nfds, buf, slotSize, dataOff, maxPkts, lens, srcIdx, timeoutMs) =>
-      n.packetRecvBatch(fds, nfds, buf, slotSize, dataOff, maxPkts, lens, srcIdx, timeoutMs),
+    recvBatch: (fds, nfds, buf, slotSize, dataOff, maxPkts, lens, srcIdx, timeoutMs, ready) =>
+      n.packetRecvBatch(fds, nfds, buf, slotSize, dataOff, maxPkts, lens, srcIdx, timeoutMs, ready),
     sendBatch: (fds, buf, offs, lens, count) => n.packetSendBatch(fds, buf, offs, lens, count),
     send: (fd, buf, off, len) => n.send(fd, buf, off, len),
   };

@@ -98,10 +98,11 @@ export interface NativeAddon {
    * slots of buf (slot base i*slotSize, data written at base+dataOff) until maxPkts.
    * lens[i] = bytes received (vnet header included when the socket has one),
    * srcIdx[i] = index into fds of the socket it came from. Returns count or -errno.
-   * timeoutMs 0 does not poll: each socket is tried once without waiting.
+   * timeoutMs 0 does not poll: each socket is tried once without waiting, or only those
+   * marked in `ready` (parallel to fds, from the caller's own poll) when it is given.
    */
   packetRecvBatch(fds: Int32Array, nfds: number, buf: Uint8Array, slotSize: number, dataOff: number,
-    maxPkts: number, lens: Int32Array, srcIdx: Int32Array, timeoutMs: number): number;
+    maxPkts: number, lens: Int32Array, srcIdx: Int32Array, timeoutMs: number, ready?: Uint8Array): number;
   /**
    * Sends count frames: frame i is lens[i] bytes at offs[i] on socket fds[i].
    * Consecutive frames on the same fd go out in one sendmmsg. Returns the number

@@ -13,8 +13,9 @@ export interface TunPort {
 
 /** The NIC side: batched AF_PACKET receive over several sockets, batched send, one-off send. */
 export interface PacketPort {
+  /** `ready` (parallel to fds, with timeoutMs 0): read only the sockets a poll found readable. */
   recvBatch(fds: Int32Array, nfds: number, buf: Uint8Array, slotSize: number, dataOff: number, maxPkts: number,
-    lens: Int32Array, srcIdx: Int32Array, timeoutMs: number): number;
+    lens: Int32Array, srcIdx: Int32Array, timeoutMs: number, ready?: Uint8Array): number;
   sendBatch(fds: Int32Array, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number): number;
   send(fd: number, buf: Uint8Array, off: number, len: number): number;
 }

@@ -43,9 +43,13 @@ export function ageMs(now: number, t: number): number {
   return age > 0x7fffffff - 60_000 ? 0 : age;
 }
 
+const perf = performance;
+/** This thread's time origin (each worker has its own; origin + now() is the same clock everywhere). */
+const ORIGIN = perf.timeOrigin;
+
 /** Coarse millisecond clock that fits an Int32 and is comparable within ~24 days. */
 export function coarseNowMs(): number {
-  return Math.floor(performance.timeOrigin + performance.now()) % 0x7fffffff;
+  return Math.floor(ORIGIN + perf.now()) % 0x7fffffff;
 }
 
 function hashKey(family: number, key: Uint8Array, off: number): number {

@@ -109,10 +109,11 @@ export class FakePacketPort implements PacketPort {
   }
 
   recvBatch(fds: Int32Array, nfds: number, buf: Uint8Array, slotSize: number, dataOff: number, maxPkts: number,
-    lens: Int32Array, srcIdx: Int32Array, _timeoutMs: number): number {
+    lens: Int32Array, srcIdx: Int32Array, _timeoutMs: number, ready?: Uint8Array): number {
     const max = Math.min(maxPkts, lens.length, srcIdx.length, Math.floor(buf.length / slotSize));
     let n = 0;
     for (let j = 0; j < nfds && n < max; j++) {
+      if (ready && !ready[j]) continue;
       const q = this.queues.get(fds[j]);
       while (q && q.length > 0 && n < max) {
         const f = q.shift()!;

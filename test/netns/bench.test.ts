@@ -71,6 +71,12 @@ describe('ipmp bench --quick', { skip, timeout: BOUND_MS + 20_000 }, () => {
         for (const v of m.runs) assert.ok(Number.isFinite(v), `${key}.${name}: ${v} is not a number`);
       }
     }
+    // The sendmmsg generator's packets reached the peer's NIC on both paths.
+    for (const [key, name] of [['small', 'ipmp_gen_kpps'], ['small', 'direct_gen_kpps'], ['udp1400', 'ipmp_gen_kpps'],
+      ['udp1400', 'gen_cpu_us_per_pkt']]) {
+      const v = j.scenarios[key]?.metrics[name]?.runs[0];
+      assert.ok(v !== undefined && v > 0, `${key}.${name}: ${v}`);
+    }
     assert.deepEqual(benchNamespaces(), []);
   });
 });

@@ -174,6 +174,11 @@ test('AF_PACKET: filter, batched send and receive across two sockets, membership
   assert.ok(BigInt(o.unfiltered.tsNs) > 0n && skew > -5_000_000_000n && skew < 10_000_000_000n,
     `SO_TIMESTAMPNS ${o.unfiltered.tsNs} vs now ${o.nowNs}`);
   assert.equal(o.recvEmpty, -11, 'recv on an empty socket is -EAGAIN');
+  assert.equal(o.sentMasked, 2);
+  assert.deepEqual(o.maskedSecond, [{ src: 1, marker: 4 }], 'only the socket marked ready is read');
+  assert.deepEqual(o.maskedFirst, [{ src: 0, marker: 3 }], 'the other one kept its frame for the next call');
+  assert.deepEqual(o.maskedNone, []);
+  assert.equal(o.shortMask, 'RangeError', 'a mask shorter than nfds is refused');
   assert.equal(o.sendClosed, -9);
   assert.equal(o.recvClosed, -9);
 });

@@ -331,6 +331,29 @@ async function packet(args: { a0: string; b0: string; a1: string; b1: string }):
   obs.recvEmpty = n.recv(rbAll, one, 0, 1024);
   while (obs.recvEmpty !== -E.EAGAIN && (obs.recvEmpty as number) > 0) obs.recvEmpty = n.recv(rbAll, one, 0, 1024);
 
+  // A readiness mask from the caller's own poll: with timeout 0 only the marked sockets are read.
+  slens[0] = frame(sbuf, 0, ETH_OK, 3);
+  slens[1] = frame(sbuf, 100, ETH_OK, 4);
+  obs.sentMasked = n.packetSendBatch(new Int32Array([sa0, sa1]), sbuf, new Int32Array([0, 100]), slens, 2);
+  const pr = new Uint8Array(2);
+  const end4 = Date.now() + 3000;
+  while (Date.now() < end4 && !(n.pollFds(fds, 2, pr, 100) === 2)) { /* until both are readable */ }
+  const masked = (mask: number[]): { src: number; marker: number }[] => {
+    const c = n.packetRecvBatch(fds, 2, rbuf, slot, dataOff, maxPkts, lens, src, 0, new Uint8Array(mask));
+    const got: { src: number; marker: number }[] = [];
+    for (let i = 0; i < c; i++) got.push({ src: src[i]!, marker: rbuf[i * slot + dataOff + (src[i] === 1 ? VNET_HDR_LEN : 0) + 14]! });
+    return got;
+  };
+  obs.maskedSecond = masked([0, 1]);
+  obs.maskedFirst = masked([1, 0]);
+  obs.maskedNone = masked([1, 1]);
+  try {
+    n.packetRecvBatch(fds, 2, rbuf, slot, dataOff, maxPkts, lens, src, 0, new Uint8Array(1));
+    obs.shortMask = 'no throw';
+  } catch (e) {
+    obs.shortMask = (e as Error).name;
+  }
+
   for (const fd of [sa0, seeOut, sa1, rb0, rb1, rbAll]) n.close(fd);
   // Hot path on a closed descriptor: a negative errno, no exception.
   obs.sendClosed = n.packetSendBatch(new Int32Array([sa0]), sbuf, new Int32Array([0]), new Int32Array([60]), 1);
