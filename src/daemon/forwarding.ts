@@ -13,14 +13,16 @@
  *
  * Restarts back off (liveness.ts WORKER_RESTARTS): 100 ms doubling to 30 s, starting over
  * after a minute of healthy running, one log line per failure with its reason and attempt.
- * Five failures within a minute are reported as forwarding being down, in that line, in
- * status() (the snapshot's group `forwarding`), and in the metrics.
+ * Five failures within a minute, or five in a row without a healthy minute between, are
+ * reported as forwarding being down: in that line, in status() (the snapshot's group
+ * `forwarding`: `failing`), and in the metrics (ipmp_forwarding_up 0).
  *
  * The RX path's address conflict reports come through a ring (tables/conflicts.ts)
  * polled here and logged with the Solaris text.
  *
  * Test hooks (the control socket's `test-hook` op, only with IPMPD_TEST_HOOKS=1):
- * `forwarding-stall` blocks the first worker's loop, `forwarding-crash` makes it throw.
+ * `forwarding-stall` blocks the first worker's loop, `forwarding-crash` makes it throw,
+ * `forwarding-crash-loop` makes every worker started throw until `forwarding-crash-loop-end`.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -220,7 +222,8 @@ export class Forwarding {
 
   /**
    * Test hook: `forwarding-stall` or `forwarding-crash` in the first worker, at its next
-   * loop turn. False when the name is not a forwarding hook or no worker runs.
+   * loop turn; `forwarding-crash-loop` there and in every worker started until
+   * `forwarding-crash-loop-end`. False when the name is not a forwarding hook or no worker runs.
    */
   testHook(name: string): boolean {
     const slot = this.slots[0];
@@ -240,8 +243,8 @@ export class Forwarding {
 
   /**
    * The workers' state for the snapshot: `failing` while failures repeat (five within a
-   * minute: forwarding is down, or keeps going down), else `restarting` while a worker is
-   * not running, else `up`.
+   * minute, or in a row without a healthy minute: forwarding is down, or keeps going down),
+   * else `restarting` while a worker is not running, else `up`.
    */
   status(now = Date.now()): ForwardingStatus {
     const failing = this.slots.some((s) => s.restart.backoff.repeating(now));

@@ -31,9 +31,9 @@ export interface SnapshotGroup {
 
 /**
  * The forwarding workers. state `up`: every worker runs; `restarting`: a worker failed and
- * its replacement is not running yet; `failing`: 5 or more failures within the last minute
- * (forwarding is down, or keeps going down). The group's Solaris STATE is about its NICs
- * and does not change with this.
+ * its replacement is not running yet; `failing`: 5 or more failures within the last minute,
+ * or in a row with no minute of healthy running between (forwarding is down, or keeps going
+ * down). The group's Solaris STATE is about its NICs and does not change with this.
  */
 export interface ForwardingStatus {
   state: 'up' | 'restarting' | 'failing';
