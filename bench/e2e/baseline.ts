@@ -4,7 +4,7 @@
 // (L4 hash policy) and runs the multi-stream test to 198.19.0.1.
 
 import { execIn, hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
-import { generate, iperf, iperfServer, pingRtts, udpSink } from './tools.js';
+import { generate, iperf, iperfServer, pingRtts, recvCost, udpSink } from './tools.js';
 import { deltas, median, NsAnchor, progress } from './sys.js';
 import { measureLoad } from './forward.js';
 import type { Results } from './results.js';
@@ -55,10 +55,36 @@ export function declareScenarios(r: Results): void {
   r.scenario('udp1400', 'UDP 1400 B');
   r.scenario('small', 'UDP 64 B, highest rate');
   r.scenario('latency', 'ping RTT');
+  r.scenario('callback', 'receive 64 B at 100 kpps');
   r.scenario('aggregation', 'aggregation, 2×500 Mbit/s');
   r.scenario('failover_link', 'failover, link-based');
   r.scenario('failover_probe', 'failover, probe-based');
   r.scenario('idle', 'cost at rest');
+}
+
+/** Offered rate and length of the receive-cost comparison. */
+const CALLBACK_PPS = 100_000;
+const CALLBACK_PORT = 10;
+
+/**
+ * The receive cost of one JavaScript callback per packet (raw-socket, the shape the design
+ * card's raw-socket and cap give a forwarding path) against the addon's batches, on the peer
+ * receiving 64-byte UDP from the host over the direct path at CALLBACK_PPS. Skipped when the
+ * optional raw-socket package is not installed.
+ */
+async function runCallbackCost(host: string, peer: string, p: Params, r: Results): Promise<void> {
+  const load = (): Promise<unknown> => generate(host, PEER, 64, p.udpSec, CALLBACK_PPS, 1, CALLBACK_PORT);
+  for (let i = 0; i < p.n; i++) {
+    progress(`receive cost, callback per packet vs batch: run ${i + 1}/${p.n}`);
+    const cb = await recvCost(peer, 'raw-socket', 'eth0', p.udpSec + 1, load);
+    if (!cb) { r.skip('callback', 'receive 64 B at 100 kpps', 'raw-socket (optional dependency) is not installed'); return; }
+    const b = await recvCost(peer, 'batched', 'eth0', p.udpSec + 1, load);
+    if (!b) return;
+    r.add('callback', 'callback_us_per_pkt', 'µs', cb.cpuUs / Math.max(1, cb.packets));
+    r.add('callback', 'batched_us_per_pkt', 'µs', b.cpuUs / Math.max(1, b.packets));
+    r.add('callback', 'callback_rx_pct', '%', (100 * cb.packets) / (CALLBACK_PPS * p.udpSec));
+    r.raw.push({ scenario: 'callback-cost', run: i, callback: cb, batched: b });
+  }
 }
 
 export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise<void> {
@@ -95,6 +121,8 @@ export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise
     for (const m of MID_PINGS) r.add('latency', `direct_${m.key}_us`, 'µs', median(await pingRtts(host, PEER, m.count, m.intervalS)));
     r.raw.push({ scenario: 'kernel-direct', run: i, gen64: g64, gen1400: g1400, tcp1: t1, tcp8: t8, udp1400: u, small: s, rttUs: rtt, fastRttUs: fast });
   }
+
+  await runCallbackCost(host, peerNs(lab.prefix), p, r);
 
   await execIn(host, ['ip', 'addr', 'add', '198.18.0.51/24', 'dev', 'eth1']);
   await execIn(host, ['ip', 'route', 'add', '198.19.0.0/24', 'nexthop', 'via', PEER, 'dev', 'eth0',

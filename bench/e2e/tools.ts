@@ -114,12 +114,40 @@ export async function udpSink(ns: string, dev = 'eth0'): Promise<void> {
  * `len`-byte UDP datagrams from `ns` to `target`:SINK_PORT with the sendmmsg generator
  * (bench/e2e/loadgen.ts) for `seconds`; pps 0 = as fast as the stack takes them.
  */
-export async function generate(ns: string, target: string, len: number, seconds: number, pps = 0, flows = 1): Promise<IperfResult> {
+export async function generate(ns: string, target: string, len: number, seconds: number, pps = 0, flows = 1,
+  port = SINK_PORT): Promise<IperfResult> {
   const gen = join(REPO, 'dist', 'bench', 'e2e', 'loadgen.js');
-  const { stdout } = await execIn(ns, [process.execPath, gen, target, String(SINK_PORT), String(len), String(seconds), String(pps),
+  const { stdout } = await execIn(ns, [process.execPath, gen, target, String(port), String(len), String(seconds), String(pps),
     String(flows)], { timeoutMs: (seconds + 15) * 1000 });
   const j = JSON.parse(stdout) as { sent: number; errors: number; seconds: number };
   return { bps: (j.sent * len * 8) / j.seconds, seconds: j.seconds, packets: j.sent };
+}
+
+export interface RecvCost { packets: number; cpuUs: number; seconds: number }
+
+/**
+ * A receiver in `ns` (bench/e2e/recvcost.ts) counting 64-byte UDP for `seconds`, either with
+ * raw-socket's one callback per packet or with the addon's batched AF_PACKET receive on `dev`.
+ * Null when raw-socket is not installed (an optional dependency).
+ */
+export async function recvCost(ns: string, mode: 'raw-socket' | 'batched', dev: string, seconds: number,
+  load: () => Promise<unknown>): Promise<RecvCost | null> {
+  const prog = join(REPO, 'dist', 'bench', 'e2e', 'recvcost.js');
+  const p = spawnIn(ns, [process.execPath, prog, mode, dev, String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
+  p.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
+  const done = new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
+  const t0 = performance.now();
+  while (!out.startsWith('ready\n') && p.exitCode === null && performance.now() - t0 < 10_000) await sleep(20);
+  if (out.startsWith('ready\n')) await load();
+  const killer = setTimeout(() => p.kill('SIGKILL'), (seconds + 10) * 1000);
+  const code = await done;
+  clearTimeout(killer);
+  if (code === 3) return null;
+  if (code !== 0) throw new Error(`recvcost ${mode}: exit ${code}: ${err.trim().split('\n')[0] ?? ''}`);
+  return JSON.parse(out.slice('ready\n'.length)) as RecvCost;
 }
 
 /** Median RTT (µs) of `count` pings at `intervalS` from `ns` to `target`. */

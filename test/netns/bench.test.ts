@@ -14,7 +14,7 @@ const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : fals
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const PREFIX = `ipq${process.pid % 10000}`;
 const BOUND_MS = 170_000;
-const SCENARIOS = ['tcp1', 'tcp8', 'udp1400', 'small', 'latency', 'aggregation', 'failover_link', 'failover_probe', 'idle'];
+const SCENARIOS = ['tcp1', 'tcp8', 'udp1400', 'small', 'latency', 'callback', 'aggregation', 'failover_link', 'failover_probe', 'idle'];
 
 function benchNamespaces(): string[] {
   try {
