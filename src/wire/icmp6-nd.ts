@@ -118,6 +118,20 @@ function writeNdBody(
 }
 
 /**
+ * Addresses the frame at off to target's solicited-node group: the group in the IPv6
+ * destination, its MAC (33:33 + the group's last 4 bytes) and srcMac in the Ethernet header.
+ */
+function writeToSolicitedNode(out: Uint8Array, off: number, srcMac: Uint8Array, srcMacOff: number, target: Uint8Array,
+  targetOff: number): void {
+  const ipOff = off + ETH_HLEN;
+  writeSolicitedNode(target, targetOff, out, ipOff + 24);
+  out[off] = 0x33;
+  out[off + 1] = 0x33;
+  copyBytes(out, off + 2, out, ipOff + 36, 4);
+  writeEthHeader(out, off, out, off, srcMac, srcMacOff, ETHERTYPE_IPV6);
+}
+
+/**
  * Writes an Ethernet + IPv6 + NS frame for address resolution of target, to
  * its solicited-node group (33:33:ff:xx:xx:xx). With an unspecified srcIp
  * (duplicate address detection) the source link-layer option is left out.
@@ -132,12 +146,7 @@ export function writeNeighborSolicit(
   const dad = isUnspecified6(srcIp, srcIpOff);
   const icmpLen = writeNdBody(out, icmpOff, ND_NEIGHBOR_SOLICIT, 0, target, targetOff,
     ND_OPT_SOURCE_LINKADDR, dad ? null : srcMac, srcMacOff);
-  // Solicited-node group goes in the IPv6 dst; its MAC is 33:33 + the group's last 4 bytes.
-  writeSolicitedNode(target, targetOff, out, ipOff + 24);
-  out[off] = 0x33;
-  out[off + 1] = 0x33;
-  copyBytes(out, off + 2, out, ipOff + 36, 4);
-  writeEthHeader(out, off, out, off, srcMac, srcMacOff, ETHERTYPE_IPV6);
+  writeToSolicitedNode(out, off, srcMac, srcMacOff, target, targetOff);
   writeIpv6Header(out, ipOff, icmpLen, IPPROTO_ICMPV6, ND_HOP_LIMIT, srcIp, srcIpOff, out, ipOff + 24);
   wr16(out, icmpOff + 2, icmp6Checksum(out, ipOff, icmpOff, icmpLen));
   return ETH_HLEN + IPV6_HLEN + icmpLen;
@@ -159,11 +168,7 @@ export function writeDadSolicit(
   out[icmpOff + ND_MIN_LEN] = ND_OPT_NONCE;
   out[icmpOff + ND_MIN_LEN + 1] = 1;
   copyBytes(out, icmpOff + ND_MIN_LEN + 2, nonce, nonceOff, ND_NONCE_LEN);
-  writeSolicitedNode(target, targetOff, out, ipOff + 24);
-  out[off] = 0x33;
-  out[off + 1] = 0x33;
-  copyBytes(out, off + 2, out, ipOff + 36, 4);
-  writeEthHeader(out, off, out, off, srcMac, srcMacOff, ETHERTYPE_IPV6);
+  writeToSolicitedNode(out, off, srcMac, srcMacOff, target, targetOff);
   for (let i = 0; i < 16; i++) out[ipOff + 8 + i] = 0;
   writeIpv6Header(out, ipOff, ND_LL_LEN, IPPROTO_ICMPV6, ND_HOP_LIMIT, out, ipOff + 8, out, ipOff + 24);
   wr16(out, icmpOff + 2, icmp6Checksum(out, ipOff, icmpOff, ND_LL_LEN));

@@ -13,18 +13,8 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfigYaml } from '../../../src/daemon/config.js';
 import { MAX_NESTING, tooDeepAt } from '../../../src/daemon/config-yaml.js';
 import { IPMPD } from '../../netns/helpers/daemon.js';
+import { errorOf, F } from './config-errors.js';
 
-const F = '/etc/ipmp/ipmp.yaml';
-
-function errorOf(text: string): string {
-  try {
-    parseConfigYaml(text, F);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return e.message;
-  }
-  assert.fail('accepted');
-}
 
 /** `groups:` followed by n nested block mappings, one per line (the deepest opens on line n + 1). */
 const blockMaps = (n: number): string => `groups:\n${Array.from({ length: n }, (_, i) => `${' '.repeat(i + 1)}a:`).join('\n')} 1\n`;

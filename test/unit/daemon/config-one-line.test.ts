@@ -6,20 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfigYaml, parseMpathd } from '../../../src/daemon/config.js';
+import { parseMpathd } from '../../../src/daemon/config.js';
 import { validateRequest } from '../../../src/daemon/control-server.js';
+import { errorOf, F } from './config-errors.js';
 
-const F = '/etc/ipmp/ipmp.yaml';
-
-function errorOf(text: string): string {
-  try {
-    parseConfigYaml(text, F);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return e.message;
-  }
-  assert.fail('accepted');
-}
 
 test('a key holding a carriage return gives a one-line error that shows it escaped', () => {
   assert.equal(errorOf('\r: 1\n'),
