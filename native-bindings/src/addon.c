@@ -69,6 +69,17 @@ static napi_value monotonic_ns(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/*
+ * coarseMs() -> CLOCK_MONOTONIC in milliseconds modulo 2^31-1: an int32 every thread and
+ * process on the machine reads alike, for ages in the shared tables.
+ */
+static napi_value coarse_ms(napi_env env, napi_callback_info info) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  return ipmp_int32(env, (int32_t)(ms % 0x7fffffffu));
+}
+
 /* errnoName(-errno) -> "EAGAIN"; the sign is ignored. */
 static napi_value errno_name(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -96,7 +107,7 @@ static napi_value str_error(napi_env env, napi_callback_info info) {
 bool ipmp_register_misc(napi_env env, napi_value exports) {
   return ipmp_export(env, exports, "close", do_close) && ipmp_export(env, exports, "peerCred", peer_cred) &&
          ipmp_export(env, exports, "ifNameToIndex", if_name_to_index) &&
-         ipmp_export(env, exports, "monotonicNs", monotonic_ns) &&
+         ipmp_export(env, exports, "monotonicNs", monotonic_ns) && ipmp_export(env, exports, "coarseMs", coarse_ms) &&
          ipmp_export(env, exports, "errnoName", errno_name) && ipmp_export(env, exports, "strerror", str_error);
 }
 

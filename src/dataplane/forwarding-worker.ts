@@ -16,7 +16,7 @@ import { nativePacketPort, nativeTunPort } from '../io/native-ports.js';
 import { Counters } from '../tables/counters.js';
 import { ConflictRing } from '../tables/conflicts.js';
 import { SolicitTable } from '../tables/solicits.js';
-import { NeighbourTable } from '../tables/neighbours.js';
+import { ageMs, coarseNowMs, NeighbourTable } from '../tables/neighbours.js';
 import { MAX_NICS, TablesView } from '../tables/shared-tables.js';
 import { POLL_MS } from './layout.js';
 import { RxPath } from './rx-path.js';
@@ -61,8 +61,7 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
   fds[0] = tunFd;
   let nfds = 1;
   let gen = -1;
-  const perf = performance;
-  let lastTx = perf.now();
+  let lastTx = coarseNowMs();
   while (!view.stopRequested()) {
     tx.tables.refresh();
     rx.tables.refresh();
@@ -76,8 +75,8 @@ function loopBoth(native: ReturnType<typeof loadNative>, view: TablesView, tunFd
     // kernel produced while the batch was sent (a ping reply, a TCP ACK) is taken without
     // a sleep and a wake-up.
     const n = native.pollFds(fds, nfds, ready, POLL_MS);
-    const now = perf.now();
-    if ((n > 0 && ready[0]) || now - lastTx >= TX_SERVICE_MS) {
+    const now = coarseNowMs();
+    if ((n > 0 && ready[0]) || ageMs(now, lastTx) >= TX_SERVICE_MS) {
       tx.runOnce(0);
       lastTx = now;
     }

@@ -148,6 +148,11 @@ export interface NativeAddon {
   /** if_nametoindex; 0 when absent. */
   ifNameToIndex(name: string): number;
   /** CLOCK_MONOTONIC in ns. */
+  /**
+   * CLOCK_MONOTONIC in ms modulo 2^31-1 (an int32, alike in every thread and process; no
+   * allocation, unlike performance.now(), which validates its receiver on every call).
+   */
+  coarseMs(): number;
   monotonicNs(): bigint;
   /** Raw errno name for a negative return, e.g. -11 → "EAGAIN". */
   errnoName(negErrno: number): string;

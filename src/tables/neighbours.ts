@@ -13,6 +13,7 @@
  * Entry (NEIGH_SIZE bytes): seq i32 @0, family u8 @4, used u8 @5, pad, time i32 @8
  * (ms, coarse clock modulo 2^31), key[16] @12, mac[6] @28.
  */
+import { loadNative, type NativeAddon } from '../io/native.js';
 
 export const NEIGH_CAPACITY = 1024;
 export const NEIGH_SIZE = 36;
@@ -43,13 +44,14 @@ export function ageMs(now: number, t: number): number {
   return age > 0x7fffffff - 60_000 ? 0 : age;
 }
 
-const perf = performance;
-/** This thread's time origin (each worker has its own; origin + now() is the same clock everywhere). */
-const ORIGIN = perf.timeOrigin;
+let native: NativeAddon | undefined;
 
-/** Coarse millisecond clock that fits an Int32 and is comparable within ~24 days. */
+/**
+ * Coarse millisecond clock that fits an Int32 and is comparable within ~24 days: the monotonic
+ * clock, read alike by every thread (the forwarding worker stamps entries the control thread ages).
+ */
 export function coarseNowMs(): number {
-  return Math.floor(ORIGIN + perf.now()) % 0x7fffffff;
+  return (native ??= loadNative()).coarseMs();
 }
 
 function hashKey(family: number, key: Uint8Array, off: number): number {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  LOOKUP_FRESH, LOOKUP_MISS, LOOKUP_STALE, NEIGH_CAPACITY, NEIGH_EXPIRE_MS, NEIGH_STALE_MS, NeighbourTable, ageMs,
+  LOOKUP_FRESH, LOOKUP_MISS, LOOKUP_STALE, NEIGH_CAPACITY, NEIGH_EXPIRE_MS, NEIGH_STALE_MS, NeighbourTable, ageMs, coarseNowMs,
 } from '../../../src/tables/neighbours.js';
 
 const T0 = 1_000_000;
@@ -195,4 +195,20 @@ test('an entry stamped a little after the reader\'s clock (another thread) is fr
   assert.equal(ageMs(1_000_000, 1_000_005), 0);
   assert.equal(ageMs(1_000_005, 1_000_000), 5);
   assert.equal(ageMs(5, 0x7fffffff - 10), 15, 'across the wrap');
+});
+
+test('the coarse clock is the monotonic clock in ms, read alike by another thread', async () => {
+  const { loadNative } = await import('../../../src/io/native.js');
+  const { Worker } = await import('node:worker_threads');
+  const mono = (): number => Number((loadNative().monotonicNs() / 1_000_000n) % 0x7fffffffn);
+  const a = coarseNowMs();
+  const m = mono();
+  assert.ok(Number.isInteger(a) && a >= 0 && a < 0x7fffffff, String(a));
+  assert.ok(ageMs(m, a) <= 5, `coarse ${a} vs monotonic ${m}`);
+  const url = new URL('../../../src/tables/neighbours.js', import.meta.url).href;
+  const w = new Worker(`import(${JSON.stringify(url)}).then((m) => require('node:worker_threads').parentPort.postMessage(m.coarseNowMs()))`,
+    { eval: true });
+  const other = await new Promise<number>((res, rej) => { w.once('message', res); w.once('error', rej); });
+  await w.terminate();
+  assert.ok(ageMs(coarseNowMs(), other) <= 1000, `worker read ${other}, this thread ${coarseNowMs()}`);
 });
