@@ -212,8 +212,9 @@ export function loadNative(): NativeAddon {
   }
   const require = createRequire(import.meta.url);
   const addon = require(path) as NativeAddon;
-  if (typeof addon.pollFds !== 'function') {
-    throw new Error(`native addon is older than the code (no pollFds): run \`npm run build:native\` (${path})`);
+  // The newest export: an addon built from older sources lacks it.
+  if (typeof addon.coarseMs !== 'function') {
+    throw new Error(`native addon is older than the code (no coarseMs): run \`npm run build:native\` (${path})`);
   }
   cached = addon;
   return cached;
