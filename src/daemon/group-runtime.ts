@@ -9,6 +9,7 @@
  */
 import type { NativeAddon } from '../io/native.js';
 import { Rtnetlink, type LinkInfo, type RouteInfo } from '../io/rtnetlink.js';
+import { IFA_F_DEPRECATED, LIFETIME_FOREVER } from '../io/rtnetlink-codec.js';
 import { GroupController, type Effects } from '../control/controller.js';
 import { EventKind, type GroupEvent } from '../control/group.js';
 import { TablesWriter, AF_TEST, MAX_ADDRS, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
@@ -68,6 +69,11 @@ export class GroupRuntime {
   readonly announcer: Announcer;
   /** An initial bind of an IPv6 address runs DAD (not for the addresses of a re-executed image). */
   private dadOnInitial = true;
+  /**
+   * IPv6 addresses a previous image left deprecated on the TUN (a duplicate verdict, kept in the
+   * kernel): their initial bind runs DAD even when the addresses are taken over.
+   */
+  private redad = new Set<string>();
   forwarding: Forwarding | null = null;
   /** Offlined NIC names, kept across daemon restarts (as Solaris keeps IFF_OFFLINE in the kernel). */
   private readonly offlineFile: string;
@@ -120,7 +126,8 @@ export class GroupRuntime {
       onDad: (address, duplicate, mac) => {
         if (duplicate) this.log('err', `Duplicate address ${address} detected on ${cfg.ifname} (node ${mac}); address not announced`);
         else this.log('debug', `${address}: duplicate address detection passed`);
-        if (!this.stopped) this.publishNics();
+        this.redad.delete(address);
+        if (!this.stopped) { this.setPreferred(address, !duplicate); this.publishNics(); }
       },
     });
     this.probing = new GroupProbing({
@@ -158,6 +165,8 @@ export class GroupRuntime {
     if (tunFd >= 0) {
       this.tunFd = tunFd;
       this.tunIfindex = this.native.ifNameToIndex(this.cfg.ifname);
+      this.redad = this.deprecatedOnTun();
+      for (const a of this.redad) this.log('info', `${a} is deprecated on ${this.cfg.ifname} (a duplicate before the upgrade): duplicate address detection runs again`);
     } else {
       const tun = this.native.tunOpen(this.cfg.ifname, { vnetHdr: true, multiQueue: false, persist: true });
       this.tunFd = tun.fd;
@@ -228,7 +237,8 @@ export class GroupRuntime {
     }
     for (const m of fx.moves) if (m.from !== null && m.to !== null) this.stats.rebinds++;
     if (!fx.changed) { if (republish) this.publishNics(); return; }
-    for (const m of fx.moves) if (m.initial && m.to !== null && this.dadOnInitial) this.announcer.expectDad(m.address);
+    const dadOn = (m: { initial: boolean; address: string }): boolean => m.initial && (this.dadOnInitial || this.redad.has(m.address));
+    for (const m of fx.moves) if (m.to !== null && dadOn(m)) this.announcer.expectDad(m.address);
     this.publishNics();
     this.watchLent();
     this.probing.stateChanged();
@@ -236,7 +246,7 @@ export class GroupRuntime {
     for (const m of fx.moves) {
       if (m.to === null) { this.announcer.cancel(m.address); continue; }
       const nic = this.nics.bySlot(m.to);
-      if (nic?.mac) this.announcer.announce(m.address, nic.mac, undefined, m.initial && this.dadOnInitial);
+      if (nic?.mac) this.announcer.announce(m.address, nic.mac, undefined, dadOn(m));
       else this.announcer.cancel(m.address);
       this.log('debug', `${m.address} bound to ${nic?.name ?? '?'}${m.initial ? ' (initial)' : ''}`);
     }
@@ -347,6 +357,39 @@ export class GroupRuntime {
     const mtus = this.nics.list.filter((n) => n.present).map((n) => n.mtu);
     if (mtus.length === 0) return;
     this.rtnl.setMtu(this.tunIfindex, Math.max(TUN_MIN_MTU, Math.min(...mtus)));
+  }
+
+  /** The IPv6 data addresses the TUN holds deprecated (preferred lifetime 0). */
+  private deprecatedOnTun(): Set<string> {
+    const out = new Set<string>();
+    try {
+      for (const a of this.rtnl.getAddrs(6)) {
+        if (a.ifindex === this.tunIfindex && (a.flags & IFA_F_DEPRECATED) !== 0 && this.addresses.some((x) => x.address === a.address)) out.add(a.address);
+      }
+    } catch (e) {
+      this.log('err', `${this.cfg.ifname}: cannot read its IPv6 addresses: ${(e as Error).message}`);
+    }
+    return out;
+  }
+
+  /**
+   * An IPv6 data address found duplicate is deprecated on the TUN (preferred lifetime 0, valid
+   * forever): it stays assigned, but the host no longer picks it as the source of new
+   * connections, as Solaris keeps an IFF_DUPLICATE address down. One that passes DAD while
+   * deprecated (re-created over a kept address, or after a restart) gets its lifetimes back.
+   */
+  private setPreferred(address: string, preferred: boolean): void {
+    const a = this.addresses.find((x) => x.family === 6 && x.address === address);
+    if (!a || this.tunIfindex <= 0) return;
+    if (preferred && !this.deprecatedOnTun().has(address)) return;
+    try {
+      this.rtnl.setAddrLifetimes(this.tunIfindex, 6, a.address, a.prefixlen, preferred ? LIFETIME_FOREVER : 0, LIFETIME_FOREVER, { nodad: true });
+      this.log(preferred ? 'info' : 'err', preferred
+        ? `${address} is preferred again on ${this.cfg.ifname}`
+        : `${address} deprecated on ${this.cfg.ifname} (preferred lifetime 0): not used as a source address`);
+    } catch (e) {
+      this.log('err', `${address}: cannot ${preferred ? 'restore the lifetimes' : 'deprecate it'} on ${this.cfg.ifname}: ${(e as Error).message}`);
+    }
   }
 
   /** Makes ipmp0's addresses exactly the configured data addresses. */
@@ -607,6 +650,7 @@ export class GroupRuntime {
     if (i < 0) throw new LiveError('EUNKADDR', `unknown IPMP data address ${a.address}`);
     const [old] = this.addresses.splice(i, 1);
     this.announcer.forget(old.address);
+    this.redad.delete(old.address);
     this.apply(this.controller.removeAddress(old.address), true);
     this.rtnl.delAddr(this.tunIfindex, old.family, old.address, old.prefixlen, { ignoreMissing: true });
   }

@@ -607,7 +607,13 @@ export interface AddrOptions {
   /** IPv4 point-to-point peer (IFA_ADDRESS differs from IFA_LOCAL). */
   peer?: string;
   label?: string;
+  /** IFA_CACHEINFO lifetimes in seconds (0xffffffff = forever); absent: the kernel's default, forever. */
+  lifetimes?: { preferred: number; valid: number };
 }
+
+/** Lifetime value meaning forever (INFINITY_LIFE_TIME). */
+export const LIFETIME_FOREVER = 0xffffffff;
+const IFA_CACHEINFO_LEN = 16;
 
 /** Subnet broadcast of an IPv4 address and prefix length. */
 export function ipv4Broadcast(addr: Uint8Array, prefixlen: number): Uint8Array {
@@ -653,6 +659,19 @@ export function buildAddr(seq: number, op: 'add' | 'del', ifindex: number, famil
     }
   }
   if (o.label !== undefined) attrs.push(attrString(IFA_LABEL, o.label));
+  if (op === 'add' && o.lifetimes !== undefined) {
+    const { preferred, valid } = o.lifetimes;
+    for (const [k, x] of [['preferred', preferred], ['valid', valid]] as const) {
+      if (!Number.isInteger(x) || x < 0 || x > LIFETIME_FOREVER) throw new Error(`invalid ${k} lifetime ${x}`);
+    }
+    if (valid === 0 || preferred > valid) throw new Error(`invalid lifetimes: preferred ${preferred}, valid ${valid}`);
+    // struct ifa_cacheinfo: ifa_prefered, ifa_valid, cstamp, tstamp (the last two are ignored on input).
+    const ci = new Uint8Array(IFA_CACHEINFO_LEN);
+    const cv = dv(ci);
+    cv.setUint32(0, preferred, true);
+    cv.setUint32(4, valid, true);
+    attrs.push(encodeAttr(IFA_CACHEINFO, ci));
+  }
   if (op === 'add') attrs.push(attrU32(IFA_FLAGS, flags));
   const type = op === 'add' ? RTM_NEWADDR : RTM_DELADDR;
   const f = nlFlags ?? (op === 'add' ? NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL

@@ -13,7 +13,7 @@ import {
   RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR,
   RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE,
   RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE,
-  IFA_F_NODAD, IFA_F_NOPREFIXROUTE,
+  IFA_F_NODAD, IFA_F_NOPREFIXROUTE, LIFETIME_FOREVER,
   splitMessages, parseError, parseDone, parseLink, parseAddr, parseRoute,
   buildLinkSet, buildGetLink, buildAddr, buildDump,
   type NlMsg, type NlErrorInfo, type LinkInfo, type AddrInfo, type RouteInfo, type AddrOptions,
@@ -173,6 +173,24 @@ export class Rtnetlink {
       if (opts.replace && e instanceof RtnetlinkError && e.errno === EEXIST) return;
       throw e;
     }
+  }
+
+  /**
+   * Changes the lifetimes of an address the interface holds (RTM_NEWADDR with
+   * NLM_F_REPLACE and IFA_CACHEINFO). IPv6 preferred 0 deprecates the address: the
+   * kernel no longer picks it as the source of new connections, and it stays
+   * assigned until its valid lifetime ends. The flags are set anew with the
+   * lifetimes (as AddAddrOptions give them). Times in seconds, LIFETIME_FOREVER for
+   * none. Fails with ENOENT (IPv4) when the address is not there.
+   */
+  setAddrLifetimes(ifindex: number, family: 4 | 6, address: string, prefixlen: number,
+    preferred: number, valid: number = LIFETIME_FOREVER, opts: Pick<AddAddrOptions, 'nodad' | 'noprefixroute' | 'flags'> = {}): void {
+    let flags = opts.flags ?? 0;
+    if (opts.nodad) flags |= IFA_F_NODAD;
+    if (opts.noprefixroute) flags |= IFA_F_NOPREFIXROUTE;
+    const ao: AddrOptions = { flags, lifetimes: { preferred, valid } };
+    this.transact('setAddrLifetimes', `${address}/${prefixlen} ifindex ${ifindex} preferred ${preferred} valid ${valid}`,
+      (s) => buildAddr(s, 'add', ifindex, family, address, prefixlen, ao, NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE), false);
   }
 
   delAddr(ifindex: number, family: 4 | 6, address: string, prefixlen: number, opts: DelAddrOptions = {}): void {

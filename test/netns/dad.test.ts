@@ -17,6 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execIn, hostNs, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { withLab } from '../../src/lab/fixture.js';
 import { REPO, snapshot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { ipmpstat } from './helpers/probe-helpers.js';
@@ -28,6 +29,8 @@ const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : fals
 const TUN = `dad${process.pid % 100000}`;
 const DUP = '2001:db8::10';
 const CLEAN = '2001:db8::11';
+/** An on-link destination (the kernel's source selection only weighs the first 64 bits). */
+const PEER6 = '2001:db8::99';
 
 function config(addresses: string[]): string {
   return ['groups:', `  ${TUN}:`, '    interfaces: { eth0: {}, eth1: {} }',
@@ -84,6 +87,30 @@ class Capture {
 async function peerMac(p: string): Promise<string> {
   const j = JSON.parse((await execIn(peerNs(p), ['ip', '-j', 'link', 'show', 'eth0'])).stdout) as { address: string }[];
   return j[0].address.toLowerCase();
+}
+
+interface Lft { deprecated: boolean; preferred: number | null; valid: number | null }
+
+/** How the host namespace's TUN holds `addr`: deprecated or not, and its lifetimes (s; null when absent). */
+async function lifetimes(p: string, addr: string): Promise<Lft | null> {
+  const j = JSON.parse((await execIn(hostNs(p), ['ip', '-j', '-6', 'addr', 'show', 'dev', TUN])).stdout) as
+    { addr_info: { local: string; deprecated?: boolean; preferred_life_time?: number; valid_life_time?: number }[] }[];
+  const a = j[0]?.addr_info.find((x) => x.local === addr);
+  if (!a) return null;
+  const text = (await execIn(hostNs(p), ['ip', '-6', 'addr', 'show', 'dev', TUN])).stdout;
+  const line = text.split('\n').findIndex((l) => l.includes(`inet6 ${addr}/`));
+  const lft = text.split('\n')[line + 1] ?? '';
+  // `ip` prints "deprecated" among the flags and "preferred_lft 0sec" on the next line.
+  const deprecated = a.deprecated === true && /preferred_lft 0sec/.test(lft);
+  return { deprecated, preferred: a.preferred_life_time ?? null, valid: a.valid_life_time ?? null };
+}
+
+const FOREVER = 4294967295;
+
+/** The source address the host's kernel picks for a new connection to `dst` (a UDP socket connected to it). */
+async function sourceFor(p: string, dst: string): Promise<string> {
+  const script = `const s=require('dgram').createSocket('udp6');s.connect(9,${JSON.stringify(dst)},()=>{console.log(s.address().address);s.close();});`;
+  return (await execIn(hostNs(p), [process.execPath, '-e', script], { timeoutMs: 10_000 })).stdout.trim();
 }
 
 async function withLog<T>(d: RunningDaemon, cap: Capture, fn: () => Promise<T>): Promise<T> {
@@ -167,7 +194,8 @@ describe('IPv6 duplicate address detection', { skip }, () => {
       try {
         await waitFor('the DAD peer listening', async () => out.includes('ready\n'), 10_000, 20);
         await cap.ready;
-        const d = await startDaemon(p, config([DUP, CLEAN]));
+        // DUP is added last: the kernel lists it first and, not deprecated, would pick it as a source.
+        const d = await startDaemon(p, config([CLEAN, DUP]));
         try {
           await withLog(d, cap, async () => {
             await waitFor('the peer\'s answering probe', async () => out.includes('"seen"'), 15_000, 50);
@@ -187,6 +215,12 @@ describe('IPv6 duplicate address detection', { skip }, () => {
             const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
             assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
 
+            // Deprecated in the kernel: kept, but never the source of a new connection while the other address is there.
+            assert.match(d.log(), new RegExp(`${DUP} deprecated on ${TUN} \\(preferred lifetime 0\\): not used as a source address`));
+            assert.deepEqual(await lifetimes(p, DUP), { deprecated: true, preferred: 0, valid: FOREVER });
+            assert.deepEqual(await lifetimes(p, CLEAN), { deprecated: false, preferred: FOREVER, valid: FOREVER });
+            assert.equal(await sourceFor(p, PEER6), CLEAN, 'the source of a new connection');
+
             // Removed and added again (the peer no longer probes): DAD runs again and passes.
             const ipmp = (...args: string[]) => execIn(hostNs(p), [process.execPath, IPMP, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
             const probesBefore = cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length;
@@ -199,6 +233,9 @@ describe('IPv6 duplicate address detection', { skip }, () => {
             const again = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
             assert.equal(again?.up, true);
             assert.equal(again?.reason, undefined);
+            assert.deepEqual(await lifetimes(p, DUP), { deprecated: false, preferred: FOREVER, valid: FOREVER });
+            // The newest of two equally good addresses is the kernel's pick: the re-created one again.
+            assert.equal(await sourceFor(p, PEER6), DUP, 'the re-created address is a source again');
             assert.equal(d.alive(), true);
           });
         } finally {
@@ -209,6 +246,73 @@ describe('IPv6 duplicate address detection', { skip }, () => {
         if (agent.exitCode === null) agent.kill('SIGTERM');
       }
     });
+  });
+
+  it('a duplicate stays deprecated across SIGUSR2 and kill -9 (detection runs again); once the peer lets go, a restart makes it preferred', async () => {
+    try {
+      await withLab({ nics: 2 }, async (lab) => {
+        const p = lab.prefix;
+        const peer = await peerMac(p);
+        await execIn(peerNs(p), ['ip', '-6', 'addr', 'add', `${DUP}/64`, 'dev', 'eth0', 'nodad']);
+        const cap = new Capture(p);
+        const daemons: RunningDaemon[] = [];
+        try {
+          await cap.ready;
+          const dupLine = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\)`, 'g');
+          let d = await startDaemon(p, config([CLEAN, DUP]));
+          daemons.push(d);
+          await withLog(d, cap, async () => {
+            await waitFor('the duplicate logged', async () => (d.log().match(dupLine)?.length ?? 0) === 1, 15_000, 50);
+            await waitFor('the duplicate deprecated', async () => (await lifetimes(p, DUP))?.deprecated === true, 5_000, 50);
+
+            // In-place upgrade: the address is taken over, but deprecated in the kernel, so detection runs again.
+            const from = d.log().length;
+            const probes = (): number => cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length;
+            const before = probes();
+            process.kill(d.pid, 'SIGUSR2');
+            await d.waitLog(/ipmpd: ready \([^)]*upgraded in place/, 30_000, from);
+            await waitFor('the duplicate logged again', async () => (d.log().match(dupLine)?.length ?? 0) === 2, 15_000, 50);
+            const after = d.log().slice(from);
+            assert.match(after, new RegExp(`${DUP} is deprecated on ${TUN} \\(a duplicate before the upgrade\\): duplicate address detection runs again`));
+            assert.doesNotMatch(after, new RegExp(`${CLEAN} is deprecated`), 'the clean address is taken over as it is');
+            assert.equal(probes(), before + 1, 'one new DAD probe');
+            assert.deepEqual(await lifetimes(p, DUP), { deprecated: true, preferred: 0, valid: FOREVER });
+            assert.equal(await sourceFor(p, PEER6), CLEAN);
+          });
+
+          // kill -9 and a new start: the TUN keeps the deprecated address; detection finds the duplicate again.
+          await d.kill9();
+          d = await startDaemon(p, config([CLEAN, DUP]));
+          daemons.push(d);
+          await withLog(d, cap, async () => {
+            await waitFor('the duplicate logged after the restart', async () => dupLine.test(d.log()), 15_000, 50);
+            assert.deepEqual(await lifetimes(p, DUP), { deprecated: true, preferred: 0, valid: FOREVER });
+            assert.doesNotMatch(d.log(), /preferred again/);
+          });
+
+          // The peer lets go; after another kill -9 and start, DAD passes and the address is preferred again.
+          await execIn(peerNs(p), ['ip', '-6', 'addr', 'del', `${DUP}/64`, 'dev', 'eth0']);
+          await d.kill9();
+          d = await startDaemon(p, config([CLEAN, DUP]));
+          daemons.push(d);
+          await withLog(d, cap, async () => {
+            await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP}: duplicate address detection passed`).test(d.log()), 15_000, 50);
+            assert.match(d.log(), new RegExp(`${DUP} is preferred again on ${TUN}`));
+            assert.deepEqual(await lifetimes(p, DUP), { deprecated: false, preferred: FOREVER, valid: FOREVER });
+            assert.equal(await sourceFor(p, PEER6), DUP);
+            assert.doesNotMatch(d.log(), /Duplicate address/);
+          });
+          await d.stop();
+        } finally {
+          for (const x of daemons) if (x.alive()) await x.kill9();
+          cap.stop();
+        }
+      });
+    } finally {
+      for (const f of existsSync('/run/ipmp') ? readdirSync('/run/ipmp') : []) {
+        if (f.startsWith(`${TUN}.`) && f.endsWith('.json')) rmSync(`/run/ipmp/${f}`, { force: true });
+      }
+    }
   });
 
   it('a test address held by the peer is a duplicate: logged, not probed from; the other NIC probes over IPv6', async () => {

@@ -232,6 +232,25 @@ describe('rtnetlink codec builders', () => {
     assert.equal(d.flags, c.NLM_F_REQUEST | c.NLM_F_ACK);
   });
 
+  test('IPv6 address lifetimes: IFA_CACHEINFO with ifa_prefered and ifa_valid', () => {
+    const m = one(c.buildAddr(8, 'add', 9, 6, '2001:db8::10', 64,
+      { flags: c.IFA_F_NODAD, lifetimes: { preferred: 0, valid: c.LIFETIME_FOREVER } }, c.NLM_F_REQUEST | c.NLM_F_ACK | c.NLM_F_REPLACE));
+    assert.equal(m.type, c.RTM_NEWADDR);
+    const attrs = c.parseAttrs(m.payload, 8, m.payload.length);
+    assert.deepEqual(attrs.map((x) => x.type), [c.IFA_ADDRESS, c.IFA_CACHEINFO, c.IFA_FLAGS]);
+    const ci = attrs[1]!.data;
+    assert.equal(ci.length, 16);
+    const v = new DataView(ci.buffer, ci.byteOffset, ci.length);
+    assert.deepEqual([v.getUint32(0, true), v.getUint32(4, true), v.getUint32(8, true), v.getUint32(12, true)], [0, 0xffffffff, 0, 0]);
+    assert.equal(c.LIFETIME_FOREVER, 0xffffffff);
+    // Without lifetimes, no IFA_CACHEINFO (the kernel's default: forever).
+    const plain = one(c.buildAddr(8, 'add', 9, 6, '2001:db8::10', 64, { flags: c.IFA_F_NODAD }));
+    assert.ok(!c.parseAttrs(plain.payload, 8, plain.payload.length).some((x) => x.type === c.IFA_CACHEINFO));
+    assert.throws(() => c.buildAddr(1, 'add', 1, 6, '2001:db8::1', 64, { lifetimes: { preferred: 0, valid: 0 } }), /invalid lifetimes: preferred 0, valid 0/);
+    assert.throws(() => c.buildAddr(1, 'add', 1, 6, '2001:db8::1', 64, { lifetimes: { preferred: 20, valid: 10 } }), /invalid lifetimes/);
+    assert.throws(() => c.buildAddr(1, 'add', 1, 6, '2001:db8::1', 64, { lifetimes: { preferred: -1, valid: 10 } }), /invalid preferred lifetime -1/);
+  });
+
   test('address builder rejects bad input', () => {
     assert.throws(() => c.buildAddr(1, 'add', 1, 4, '198.18.0.256', 24), /invalid IPv4/);
     assert.throws(() => c.buildAddr(1, 'add', 1, 6, '2001:db8::1', 129), /prefix length/);

@@ -122,6 +122,21 @@ describe('Rtnetlink (fake addon)', () => {
     assert.equal(c.parseAddr(m)!.flags, c.IFA_F_NODAD | c.IFA_F_NOPREFIXROUTE);
   });
 
+  test('setAddrLifetimes: RTM_NEWADDR with NLM_F_REPLACE (no CREATE), IFA_CACHEINFO and the flags; errors name the request', () => {
+    const { f, rt } = make();
+    rt.setAddrLifetimes(3, 6, '2001:db8::2', 64, 0, c.LIFETIME_FOREVER, { nodad: true });
+    const m = f.sent[0]!;
+    assert.equal(m.type, c.RTM_NEWADDR);
+    assert.equal(m.flags, c.NLM_F_REQUEST | c.NLM_F_ACK | c.NLM_F_REPLACE);
+    assert.equal(c.parseAddr(m)!.flags, c.IFA_F_NODAD);
+    const ci = c.attrMap(c.parseAttrs(m.payload, 8, m.payload.length)).get(c.IFA_CACHEINFO)!;
+    const v = new DataView(ci.buffer, ci.byteOffset, ci.length);
+    assert.deepEqual([v.getUint32(0, true), v.getUint32(4, true)], [0, 0xffffffff]);
+    f.reply = (req) => [c.encodeErrorMsg(req.seq, -22, req)];
+    assert.throws(() => rt.setAddrLifetimes(3, 6, '2001:db8::2', 64, c.LIFETIME_FOREVER),
+      /^RtnetlinkError: rtnetlink setAddrLifetimes 2001:db8::2\/64 ifindex 3 preferred 4294967295 valid 4294967295: Invalid argument \(EINVAL\)$/);
+  });
+
   test('delAddr tolerates a missing address only when asked', () => {
     const { f, rt } = make();
     f.reply = (req) => [c.encodeErrorMsg(req.seq, -99, req)];
