@@ -4,7 +4,9 @@
 // the group's other address is announced as usual. A peer that probes for the same address
 // during ipmpd's window (simultaneous DAD, test/netns/helpers/dad-peer.ts) makes it a duplicate
 // too: `ipmpstat -a` shows it down, the snapshot says why, and deleting and re-creating the
-// address runs DAD again, after which it is up and announced. A peer holding a NIC's IPv6
+// address runs DAD again, after which it is up and announced. A duplicate is deprecated on the
+// TUN (preferred lifetime 0), so new connections take the other address as their source; it stays
+// deprecated across SIGUSR2 and kill -9 (DAD runs again) and is preferred once DAD passes. A peer holding a NIC's IPv6
 // link-local test address makes that test address a duplicate: logged, and the NIC does not
 // probe over IPv6 while the other NIC does.
 //
