@@ -37,12 +37,12 @@ export const TCP8 = ['-P', '8'];
 export function udp1400(p: Params): string[] { return ['-u', '-l', '1400', '-b', p.udpRate]; }
 export const SMALL = ['-u', '-l', '64', '-b', '0'];
 /**
- * Pings 0.5 ms apart: the forwarding path's own latency, with the threads still awake from
- * the previous ping (at 10 ms apart every ping also pays for waking idle CPUs).
+ * Pings 0.5 ms apart: the forwarding path's own latency with warm caches (after 10 ms idle
+ * every path, the kernel's own too, runs from cold caches and TLBs and takes several times longer).
  */
 export const FAST_PINGS = 1000;
 export const FAST_PING_S = 0.0005;
-/** Pings between those two: where the cost of waking idle CPUs sets in. */
+/** Pings between those two: where the cost of a cold start after idle sets in. */
 export const MID_PINGS: readonly { key: string; count: number; intervalS: number }[] = [
   { key: '2ms', count: 500, intervalS: 0.002 },
   { key: '5ms', count: 300, intervalS: 0.005 },
@@ -62,7 +62,7 @@ export function declareScenarios(r: Results): void {
   r.scenario('idle', 'cost at rest');
 }
 
-/** Offered rate and length of the receive-cost comparison. */
+/** Offered rate and UDP port of the receive-cost comparison (port 9 is the NIC sink's). */
 const CALLBACK_PPS = 100_000;
 const CALLBACK_PORT = 10;
 
