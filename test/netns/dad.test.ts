@@ -15,13 +15,13 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execIn, hostNs, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { withLab } from '../../src/lab/fixture.js';
-import { REPO, snapshot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { REPO, snapshot, startDaemon, type RunningDaemon, withLog } from './helpers/daemon.js';
+import { tcpdump, type Tcpdump } from './helpers/tcpdump.js';
 import { ipmpstat } from './helpers/probe-helpers.js';
 
 const DAD_PEER = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'dad-peer.js');
@@ -44,28 +44,13 @@ interface Nd { src: string; dad: boolean; kind: 'ns' | 'na'; target: string; lin
 /** Neighbour solicitations and advertisements seen on the peer's eth0, in order (bounded by 30 s). */
 class Capture {
   readonly seen: Nd[] = [];
-  private readonly child: ChildProcess;
-  private err = '';
+  private readonly cap: Tcpdump;
   readonly ready: Promise<void>;
 
   constructor(p: string) {
-    this.child = spawnIn(peerNs(p), ['timeout', '30', 'tcpdump', '-i', 'eth0', '-nn', '-e', '-l', '--immediate-mode',
-      'icmp6 and (ip6[40]==135 or ip6[40]==136)']);
-    let buf = '';
-    this.child.stdout?.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) { this.parse(buf.slice(0, i)); buf = buf.slice(i + 1); }
-    });
-    this.ready = new Promise<void>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`tcpdump not listening within 5 s: ${this.err}`)), 5_000);
-      this.child.stderr?.on('data', (b: Buffer) => {
-        this.err += b.toString();
-        if (this.err.includes('listening on')) { clearTimeout(t); res(); }
-      });
-      this.child.once('exit', () => { clearTimeout(t); rej(new Error(`tcpdump exited: ${this.err}`)); });
-    });
-    this.ready.catch(() => undefined);
+    this.cap = tcpdump(peerNs(p), ['-i', 'eth0', '-nn', '-e', '-l', '--immediate-mode', 'icmp6 and (ip6[40]==135 or ip6[40]==136)'],
+      { hardMs: 30_000, onLine: (l) => this.parse(l) });
+    this.ready = this.cap.ready;
   }
 
   private parse(line: string): void {
@@ -78,7 +63,7 @@ class Capture {
   }
 
   stop(): void {
-    if (this.child.exitCode === null && this.child.pid) this.child.kill('SIGTERM');
+    void this.cap.stop();
   }
 
   text(): string {
@@ -115,13 +100,8 @@ async function sourceFor(p: string, dst: string): Promise<string> {
   return (await execIn(hostNs(p), [process.execPath, '-e', script], { timeoutMs: 10_000 })).stdout.trim();
 }
 
-async function withLog<T>(d: RunningDaemon, cap: Capture, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof Error) e.message += `\n--- capture ---\n${cap.text()}\n--- ipmpd log (tail) ---\n${d.tail(30)}`;
-    throw e;
-  }
+function withCapture<T>(d: RunningDaemon, cap: Capture, fn: () => Promise<T>): Promise<T> {
+  return withLog(d, fn, 30, () => `--- capture ---\n${cap.text()}`);
 }
 
 describe('IPv6 duplicate address detection', { skip }, () => {
@@ -134,7 +114,7 @@ describe('IPv6 duplicate address detection', { skip }, () => {
         await cap.ready;
         const d = await startDaemon(p, config([CLEAN]));
         try {
-          await withLog(d, cap, async () => {
+          await withCapture(d, cap, async () => {
             const firstNa = (): number => cap.seen.findIndex((x) => x.kind === 'na' && x.target === CLEAN && x.src !== peer);
             await waitFor(`an unsolicited NA for ${CLEAN}`, async () => firstNa() >= 0, 15_000, 50);
             const probe = cap.seen.findIndex((x) => x.kind === 'ns' && x.dad && x.target === CLEAN);
@@ -163,7 +143,7 @@ describe('IPv6 duplicate address detection', { skip }, () => {
         await cap.ready;
         const d = await startDaemon(p, config([DUP, CLEAN]));
         try {
-          await withLog(d, cap, async () => {
+          await withCapture(d, cap, async () => {
             const re = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\); address not announced`);
             await waitFor('the duplicate logged', async () => re.test(d.log()), 15_000, 50);
             // The clean address's announcements run on the same timer as the duplicate's would:
@@ -199,7 +179,7 @@ describe('IPv6 duplicate address detection', { skip }, () => {
         // DUP is added last: the kernel lists it first and, not deprecated, would pick it as a source.
         const d = await startDaemon(p, config([CLEAN, DUP]));
         try {
-          await withLog(d, cap, async () => {
+          await withCapture(d, cap, async () => {
             await waitFor('the peer\'s answering probe', async () => out.includes('"seen"'), 15_000, 50);
             const res = JSON.parse(out.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { seen: boolean; sent: boolean; from: string };
             assert.deepEqual({ seen: res.seen, sent: res.sent }, { seen: true, sent: true });
@@ -263,7 +243,7 @@ describe('IPv6 duplicate address detection', { skip }, () => {
           const dupLine = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\)`, 'g');
           let d = await startDaemon(p, config([CLEAN, DUP]));
           daemons.push(d);
-          await withLog(d, cap, async () => {
+          await withCapture(d, cap, async () => {
             await waitFor('the duplicate logged', async () => (d.log().match(dupLine)?.length ?? 0) === 1, 15_000, 50);
             await waitFor('the duplicate deprecated', async () => (await lifetimes(p, DUP))?.deprecated === true, 5_000, 50);
 
@@ -286,7 +266,7 @@ describe('IPv6 duplicate address detection', { skip }, () => {
           await d.kill9();
           d = await startDaemon(p, config([CLEAN, DUP]));
           daemons.push(d);
-          await withLog(d, cap, async () => {
+          await withCapture(d, cap, async () => {
             await waitFor('the duplicate logged after the restart', async () => dupLine.test(d.log()), 15_000, 50);
             assert.deepEqual(await lifetimes(p, DUP), { deprecated: true, preferred: 0, valid: FOREVER });
             assert.doesNotMatch(d.log(), /preferred again/);
@@ -297,7 +277,7 @@ describe('IPv6 duplicate address detection', { skip }, () => {
           await d.kill9();
           d = await startDaemon(p, config([CLEAN, DUP]));
           daemons.push(d);
-          await withLog(d, cap, async () => {
+          await withCapture(d, cap, async () => {
             await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP}: duplicate address detection passed`).test(d.log()), 15_000, 50);
             assert.match(d.log(), new RegExp(`${DUP} is preferred again on ${TUN}`));
             assert.deepEqual(await lifetimes(p, DUP), { deprecated: false, preferred: FOREVER, valid: FOREVER });
@@ -332,7 +312,7 @@ describe('IPv6 duplicate address detection', { skip }, () => {
           `    addresses: [${CLEAN}/64]`, ''].join('\n');
         const d = await startDaemon(p, cfg);
         try {
-          await withLog(d, cap, async () => {
+          await withCapture(d, cap, async () => {
             const re = new RegExp(`duplicate test address ${LL0} on eth0 \\(node ${peer}\\); not probing with it`);
             await waitFor('the duplicate test address logged', async () => re.test(d.log()), 10_000, 50);
             assert.ok(cap.seen.some((x) => x.kind === 'ns' && x.dad && x.target === LL0 && x.src !== peer), 'DAD probe for the test address');

@@ -13,14 +13,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, closeSync, writeSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, closeSync, writeSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { labUp, labDown, labDownSync, execIn, spawnIn, hostNs, peerNs, waitFor } from '../../src/lab/lab.js';
 import { uniquePrefix } from '../../src/lab/fixture.js';
-import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { startDaemon, snapshot, type RunningDaemon, withLog } from './helpers/daemon.js';
+import { tcpdump } from './helpers/tcpdump.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
@@ -49,14 +50,6 @@ function config(): string {
 }
 
 /** Runs fn; on failure appends the daemon's log tail to the error message. */
-async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (d && e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(30)}`;
-    throw e;
-  }
-}
 
 async function ping(ns: string, target: string, extra: string[] = [], count = 3): Promise<void> {
   await execIn(ns, ['ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1', ...extra, target],
@@ -184,31 +177,11 @@ interface ArpLine { ethSrc: string; kind: 'reply' | 'request'; ip: string; mac: 
 
 /** tcpdump of ARP on the peer's eth0 until stop() (bounded by a hard kill). */
 function arpCapture(p: string): { ready: Promise<void>; stop: () => Promise<ArpLine[]>; raw: () => string } {
-  const child = spawnIn(peerNs(p), ['tcpdump', '-i', 'eth0', '-nn', '-e', '-l', '--immediate-mode', 'arp']);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  const ready = new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`tcpdump not listening within 5 s: ${err}`)), 5_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) { clearTimeout(t); res(); }
-    });
-    child.once('exit', () => { clearTimeout(t); rej(new Error(`tcpdump exited: ${err}`)); });
-  });
-  ready.catch(() => undefined);
-  const hard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const cap = tcpdump(peerNs(p), ['-i', 'eth0', '-nn', '-e', '-l', '--immediate-mode', 'arp']);
   const stop = async (): Promise<ArpLine[]> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((res) => child.once('exit', () => res()));
-      child.kill('SIGINT');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(t);
-    }
-    clearTimeout(hard);
+    await cap.stop();
     const lines: ArpLine[] = [];
-    for (const l of out.split('\n')) {
+    for (const l of cap.out().split('\n')) {
       let m = /^\S+ ([0-9a-f:]{17}) > [0-9a-f:]{17}, ethertype ARP .*Reply (\S+) is-at ([0-9a-f:]{17})/.exec(l);
       if (m) { lines.push({ ethSrc: m[1], kind: 'reply', ip: m[2], mac: m[3] }); continue; }
       m = /^\S+ ([0-9a-f:]{17}) > [0-9a-f:]{17}, ethertype ARP .*Request who-has (\S+) tell (\S+)/.exec(l);
@@ -216,7 +189,7 @@ function arpCapture(p: string): { ready: Promise<void>; stop: () => Promise<ArpL
     }
     return lines;
   };
-  return { ready, stop, raw: () => out };
+  return { ready: cap.ready, stop, raw: cap.out };
 }
 
 function macOf(s: Snapshot, nic: string): string {

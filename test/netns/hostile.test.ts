@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { labUp, labDown, labDownSync, execIn, spawnIn, hostNs, peerNs, swNs, waitFor } from '../../src/lab/lab.js';
 import { uniquePrefix } from '../../src/lab/fixture.js';
-import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { startDaemon, snapshot, type RunningDaemon, withLog } from './helpers/daemon.js';
+import { tcpdump } from './helpers/tcpdump.js';
 import { RL_SOURCE_BURST, RL_SOURCE_RATE } from '../../src/dataplane/ratelimit.js';
 import { buildArpRequest, writeArpBody, ARP_OP_REQUEST } from '../../src/wire/arp.js';
 import { wr16 } from '../../src/wire/bytes.js';
@@ -59,14 +60,6 @@ function config(): string {
   ].join('\n');
 }
 
-async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (d && e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(40)}`;
-    throw e;
-  }
-}
 
 // ---- frames ----
 
@@ -195,33 +188,15 @@ function pingBg(ns: string, target: string, count = 100): Promise<{ tx: number; 
  */
 function capture(ns: string, ifname: string, filter: string[]):
   { ready: Promise<void>; stop: () => Promise<{ lines: string[]; matched: number }> } {
-  const child = spawnIn(ns, ['tcpdump', '-i', ifname, '-nn', '-e', '-l', '-s', '128', '-B', '8192', '--immediate-mode', ...filter]);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  const ready = new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`tcpdump not listening within 5 s: ${err}`)), 5_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) { clearTimeout(t); res(); }
-    });
-    child.once('exit', () => { clearTimeout(t); rej(new Error(`tcpdump exited: ${err}`)); });
-  });
-  ready.catch(() => undefined);
-  const hard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const cap = tcpdump(ns, ['-i', ifname, '-nn', '-e', '-l', '-s', '128', '-B', '8192', '--immediate-mode', ...filter]);
   return {
-    ready,
+    ready: cap.ready,
     stop: async () => {
       // Let the last frames reach the capture before it stops.
       await new Promise((r) => setTimeout(r, 300));
-      if (child.exitCode === null && child.signalCode === null) {
-        const done = exitOf(child, 3_000);
-        child.kill('SIGINT');
-        await done;
-      }
-      clearTimeout(hard);
-      const m = /(\d+) packets? received by filter/.exec(err);
-      return { lines: out.split('\n').filter((l) => l.trim() !== ''), matched: m ? Number(m[1]) : -1 };
+      await cap.stop();
+      const m = /(\d+) packets? received by filter/.exec(cap.err());
+      return { lines: cap.out().split('\n').filter((l) => l.trim() !== ''), matched: m ? Number(m[1]) : -1 };
     },
   };
 }

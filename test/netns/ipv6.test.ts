@@ -8,11 +8,12 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execIn, hostNs, labFail, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
+import { execIn, hostNs, labFail, peerNs, waitFor } from '../../src/lab/lab.js';
 import { withLab } from '../../src/lab/fixture.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { parseIpv6 } from '../../src/wire/ipv6.js';
-import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { startDaemon, snapshot, type RunningDaemon, withLog } from './helpers/daemon.js';
+import { tcpdump } from './helpers/tcpdump.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 const TUN = `i6t${process.pid % 100000}`;
@@ -27,14 +28,6 @@ function config(addresses: string[]): string {
   return ['groups:', `  ${TUN}:`, '    interfaces: { eth0: {}, eth1: {} }', `    addresses: [${list}]`, ''].join('\n');
 }
 
-async function withLog<T>(d: RunningDaemon, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(30)}`;
-    throw e;
-  }
-}
 
 async function ping(ns: string, target: string, extra: string[] = [], count = 3): Promise<void> {
   await execIn(ns, ['ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1', ...extra, target], { timeoutMs: 15_000 });
@@ -81,22 +74,9 @@ function captureNa(p: string, target: string, mac: string): { ready: Promise<voi
   const words = [0, 1, 2, 3].map((w) => `ip6[${48 + w * 4}:4]==0x${t.slice(w * 8, w * 8 + 8)}`).join(' and ');
   const filter = `icmp6 and ip6[40]==136 and ip6 dst ff02::1 and ${words} and ` +
     `ip6[66:4]==0x${hex.slice(0, 8)} and ip6[70:2]==0x${hex.slice(8)}`;
-  const child = spawnIn(peerNs(p), ['timeout', '15', 'tcpdump', '-i', 'eth0', '-nn', '-e', '-vv', '-l',
-    '--immediate-mode', '-c', '1', filter]);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
-  const ready = new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`tcpdump not listening within 5 s: ${err}`)), 5_000);
-    child.stderr?.on('data', (b: Buffer) => {
-      err += b.toString();
-      if (err.includes('listening on')) { clearTimeout(t); res(); }
-    });
-    child.once('exit', () => { clearTimeout(t); rej(new Error(`tcpdump exited: ${err}`)); });
-  });
-  ready.catch(() => undefined);
-  const done = new Promise<string>((res) => child.once('exit', () => res(out)));
-  return { ready, done };
+  const cap = tcpdump(peerNs(p), ['-i', 'eth0', '-nn', '-e', '-vv', '-l', '--immediate-mode', '-c', '1', filter],
+    { hardMs: 15_000 });
+  return { ready: cap.ready, done: cap.exited.then(() => cap.out()) };
 }
 
 describe('IPv6 through ipmpd', { skip }, () => {

@@ -13,11 +13,11 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { withLab } from '../../src/lab/fixture.js';
 import { labFail, swNs, waitFor } from '../../src/lab/lab.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { tcpdump } from './helpers/tcpdump.js';
 import {
   ackedLines, iface, ifMpadm, ipmpstat, ipmpstatProbes, testHook, waitProbeOk, withLog,
 } from './helpers/probe-helpers.js';
@@ -49,23 +49,14 @@ function config(): string {
 
 /** Counts ICMP echo requests from eth0's MAC seen on its switch port during ms. */
 async function echoFromEth0(p: string, ms: number): Promise<number> {
-  const child = spawn('ip', ['netns', 'exec', swNs(p), 'tcpdump', '-n', '-e', '-l', '-i', 'swp0',
-    `ether src ${ETH0_MAC} and icmp[icmptype] == icmp-echo`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const cap = tcpdump(swNs(p), ['-n', '-e', '-l', '-i', 'swp0', `ether src ${ETH0_MAC} and icmp[icmptype] == icmp-echo`]);
   try {
-    await waitFor('tcpdump listening on swp0', () => err.includes('listening on'), 5_000, 20);
+    await cap.ready;
     await new Promise((r) => setTimeout(r, ms));
   } finally {
-    child.kill('SIGINT');
-    const hard = setTimeout(() => child.kill('SIGKILL'), 3_000);
-    await exited;
-    clearTimeout(hard);
+    await cap.stop();
   }
-  return out.split('\n').filter((l) => l.includes('ICMP echo request')).length;
+  return cap.out().split('\n').filter((l) => l.includes('ICMP echo request')).length;
 }
 
 /** Packet sockets the daemon process holds (fds whose inode is in its namespace's /proc/net/packet). */

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { withLab } from '../../src/lab/fixture.js';
 import { execIn, hostNs, labFail, labRepair, peerNs, waitFor } from '../../src/lab/lab.js';
-import { REPO, startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { REPO, startDaemon, snapshot, type RunningDaemon, withLog } from './helpers/daemon.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { join } from 'node:path';
 import { assertStreamWhole, boundTo, gapText, longestGap, pingGaps, pingRun, startStream } from './helpers/failover.js';
@@ -46,14 +46,6 @@ function config(pinned: boolean): string {
   ].join('\n');
 }
 
-async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (d && e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(40)}`;
-    throw e;
-  }
-}
 
 async function ipmpstat(p: string, d: RunningDaemon, args: string[]): Promise<string> {
   const r = await execIn(hostNs(p), [process.execPath, IPMPSTAT, '--socket', d.socket, ...args], { timeoutMs: 10_000 });

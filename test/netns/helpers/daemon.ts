@@ -82,6 +82,22 @@ function waitExit(p: ChildProcess, timeoutMs: number): Promise<boolean> {
 }
 
 /** Writes a config file (mode 0644) in a fresh temporary directory. */
+/**
+ * Runs fn; a failure carries the tail of the daemon's log (`lines` lines), after what
+ * `extra` returns (a capture, say) when given.
+ */
+export async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>, lines = 40,
+  extra?: () => string): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (d && e instanceof Error) {
+      e.message += `${extra ? `\n${extra()}` : ''}\n--- ipmpd log (tail) ---\n${d.tail(lines)}`;
+    }
+    throw e;
+  }
+}
+
 export function writeConfig(yamlText: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ipmp-fwd-'));
   chmodSync(dir, 0o755);

@@ -21,15 +21,7 @@ const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
 
 export const skipUnlessRoot = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 
-/** Runs fn; on failure appends the daemon's log tail to the error message. */
-export async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (d && e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(40)}`;
-    throw e;
-  }
-}
+export { withLog } from './daemon.js';
 
 // ---- ping ----
 

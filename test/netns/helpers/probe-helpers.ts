@@ -13,15 +13,7 @@ import { REPO, snapshot, type RunningDaemon } from './daemon.js';
 export const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
 export const IF_MPADM = join(REPO, 'bin', 'if_mpadm');
 
-/** Runs fn; a failure carries the tail of the daemon's log. */
-export async function withLog<T>(d: RunningDaemon | undefined, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (d && e instanceof Error) e.message += `\n--- ipmpd log (tail) ---\n${d.tail(60)}`;
-    throw e;
-  }
-}
+export { withLog } from './daemon.js';
 
 export async function ipmpstat(p: string, d: RunningDaemon, args: string[]): Promise<string> {
   const r = await execIn(hostNs(p), [process.execPath, IPMPSTAT, '--socket', d.socket, ...args], { timeoutMs: 10_000 });

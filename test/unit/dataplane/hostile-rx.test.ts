@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { RxPath } from '../../../src/dataplane/rx-path.js';
 import { VLAN_MARK_LEN } from '../../../src/dataplane/bpf.js';
 import { RL_SOURCE_BURST } from '../../../src/dataplane/ratelimit.js';
-import { DROP_REASONS, D, X_ARP_REPLIES, X_DEFENCES } from '../../../src/tables/counters.js';
+import { DROP_REASONS, X_ARP_REPLIES, X_DEFENCES } from '../../../src/tables/counters.js';
 import { ConflictRing } from '../../../src/tables/conflicts.js';
 import { LOOKUP_FRESH, LOOKUP_MISS, NEIGH_CAPACITY, coarseNowMs } from '../../../src/tables/neighbours.js';
 import { SolicitTable } from '../../../src/tables/solicits.js';

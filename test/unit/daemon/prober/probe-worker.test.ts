@@ -10,7 +10,6 @@ import { ProbeWorker } from '../../../../src/daemon/prober/probe-worker.js';
 import type { FromWorker, ProberFact, ProberNic } from '../../../../src/daemon/prober/messages.js';
 import { PROBE_MULTI, PROBE_UNI, probeIcmpId } from '../../../../src/control/detectors/probe-defs.js';
 import { eui64LinkLocal } from '../../../../src/control/detectors/addr.js';
-import { buildIcmp6ProbeFrame } from '../../../../src/wire/icmp.js';
 import {
   buildNeighborAdvert, buildNeighborSolicit, buildUnsolicitedNeighborAdvert, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, ndFindNonce,
   writeDadSolicit,
