@@ -6,7 +6,7 @@ import { buildArpReply, buildArpRequest } from '../../src/wire/arp.js';
 import { wr16, wr32 } from '../../src/wire/bytes.js';
 import { inetChecksum, l4Checksum4 } from '../../src/wire/checksum.js';
 import { ETH_HLEN, parseMac, writeEthHeader } from '../../src/wire/ethernet.js';
-import { parseIpv4, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4, setIpv4Checksum, writeIpv4Header } from '../../src/wire/ipv4.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/wire/l4.js';
 import { setVnetCsumOffset, setVnetCsumStart, setVnetFlags, setVnetGsoSize, setVnetGsoType, setVnetHdrLen, VNET_HDR_LEN } from '../../src/wire/vnet.js';
 
@@ -124,4 +124,16 @@ export function arpReplyFrame(senderMac: Uint8Array, sender: string | number, ta
 export function key4(a: string | number): Uint8Array {
   const v = addr(a);
   return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+}
+
+/** A copy of an IPv4 packet (20-byte header) with a 4-byte router alert option inserted: IHL 6. */
+export function withRouterAlert(base: Uint8Array): Uint8Array {
+  const p = new Uint8Array(base.length + 4);
+  p.set(base.subarray(0, 20));
+  p.set([0x94, 0x04, 0x00, 0x00], 20);
+  p.set(base.subarray(20), 24);
+  p[0] = 0x46;
+  wr16(p, 2, p.length);
+  setIpv4Checksum(p, 0);
+  return p;
 }

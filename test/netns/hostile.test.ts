@@ -19,6 +19,7 @@ import { labUp, labDown, labDownSync, execIn, spawnIn, hostNs, peerNs, swNs, wai
 import { uniquePrefix } from '../../src/lab/fixture.js';
 import { startDaemon, snapshot, type RunningDaemon, withLog } from './helpers/daemon.js';
 import { tcpdump } from './helpers/tcpdump.js';
+import { withRouterAlert } from '../fakes/frames.js';
 import { RL_SOURCE_BURST, RL_SOURCE_RATE } from '../../src/dataplane/ratelimit.js';
 import { buildArpRequest, writeArpBody, ARP_OP_REQUEST } from '../../src/wire/arp.js';
 import { wr16 } from '../../src/wire/bytes.js';
@@ -88,15 +89,7 @@ function mutated(p: Uint8Array, f: (q: Uint8Array) => void): Uint8Array {
 
 /** A UDP datagram to dst with a 4-byte IP option (router alert). */
 function withOption(src: string, dst: string): Uint8Array {
-  const base = udp4(src, dst);
-  const p = new Uint8Array(base.length + 4);
-  p.set(base.subarray(0, 20));
-  p.set([0x94, 0x04, 0x00, 0x00], 20);
-  p.set(base.subarray(20), 24);
-  p[0] = 0x46;
-  wr16(p, 2, p.length);
-  setIpv4Checksum(p, 0);
-  return p;
+  return withRouterAlert(udp4(src, dst));
 }
 
 /** Two fragments of one UDP datagram (ids differ per call so the host reassembles each). */

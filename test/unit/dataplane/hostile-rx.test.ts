@@ -16,7 +16,7 @@ import { wr16 } from '../../../src/wire/bytes.js';
 import { BROADCAST_MAC, ZERO_MAC, macToString } from '../../../src/wire/ethernet.js';
 import { setIpv4Checksum } from '../../../src/wire/ipv4.js';
 import { FakePacketPort, FakeTun } from '../../fakes/ports.js';
-import { arpReplyFrame, arpRequestFrame, eth, ip4, key4, mac, udp4 } from '../../fakes/frames.js';
+import { arpReplyFrame, arpRequestFrame, eth, ip4, key4, mac, udp4, withRouterAlert } from '../../fakes/frames.js';
 import { ADDR0, ADDR1, FD0, FD1, type Group, MAC0, MAC1, twoNicGroup } from '../../fakes/group.js';
 
 const PEER = '198.18.0.50';
@@ -120,13 +120,7 @@ test('IP options and fragments for a data address are delivered intact (the host
   const r = rig();
   const base = udp4({ src: PEER, dst: ADDR0, payload: 16 });
   // Router alert option: IHL 6.
-  const opts = new Uint8Array(base.length + 4);
-  opts.set(base.subarray(0, 20));
-  opts.set([0x94, 0x04, 0x00, 0x00], 20);
-  opts.set(base.subarray(20), 24);
-  opts[0] = 0x46;
-  wr16(opts, 2, opts.length);
-  setIpv4Checksum(opts, 0);
+  const opts = withRouterAlert(base);
   const first = base.slice();
   first[6] = 0x20; // MF
   setIpv4Checksum(first, 0);

@@ -13,7 +13,7 @@ import { wr16 } from '../../../src/wire/bytes.js';
 import { setIpv4Checksum } from '../../../src/wire/ipv4.js';
 import { parseIpv6, writeIpv6Header } from '../../../src/wire/ipv6.js';
 import { FakePacketPort, FakeTun } from '../../fakes/ports.js';
-import { ip4, key4, mac, udp4 } from '../../fakes/frames.js';
+import { ip4, key4, mac, udp4, withRouterAlert } from '../../fakes/frames.js';
 import { ADDR0, ADDR1, type Group, learn, twoNicGroup } from '../../fakes/group.js';
 
 const PEER = '198.18.0.50';
@@ -114,13 +114,7 @@ test('IPv6: payload length beyond the read, 0 with bytes after it, endless exten
 test('IPv4 with options and every fragment of one datagram leave, all fragments on one NIC', () => {
   const r = rig();
   const base = udp4({ src: ADDR0, dst: PEER, payload: 64 });
-  const opts = new Uint8Array(base.length + 4);
-  opts.set(base.subarray(0, 20));
-  opts.set([0x94, 0x04, 0x00, 0x00], 20);
-  opts.set(base.subarray(20), 24);
-  opts[0] = 0x46;
-  wr16(opts, 2, opts.length);
-  setIpv4Checksum(opts, 0);
+  const opts = withRouterAlert(base);
   const frags = [0x2000, 0x2000 | 10, 20].map((ff, i) => {
     const f = udp4({ src: ADDR0, dst: PEER, sport: 1000 + i, dport: 2000 + i, payload: 64 });
     wr16(f, 4, 77);
