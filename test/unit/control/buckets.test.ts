@@ -88,31 +88,58 @@ function membersOf(mask: number, standbyMask: number): { ns: number[]; sb: numbe
   return { ns, sb };
 }
 
+interface Before { owner: Uint8Array; homes: number[]; active: Set<number> }
+
+function snapshotOf(t: BucketTable): Before {
+  return {
+    owner: Uint8Array.from(t.owner),
+    homes: Array.from({ length: BUCKET_COUNT }, (_, b) => t.homeOf(b)),
+    active: new Set(t.activeIds()),
+  };
+}
+
+/** Applies one membership or activation event; null when it does not apply to this table. */
+function apply(t: BucketTable, ev: Ev): number[] | null {
+  if (ev.op === 'act') {
+    if (!t.members().nonStandby.includes(ev.nic) && !t.members().standby.includes(ev.nic)) return null;
+    return t.activate(ev.nic);
+  }
+  if (ev.op === 'deact') return t.deactivate(ev.nic);
+  if (ev.op === 'members') {
+    const { ns, sb } = membersOf(ev.mask, ev.standbyMask);
+    return t.setMembers(ns, sb);
+  }
+  return null;
+}
+
+/**
+ * The invariants of every step: each bucket is owned by an active NIC (or none when none is
+ * active), every moved bucket is reported, and a home bucket of a NIC that stays active stays.
+ * Returns the active set after the step.
+ */
+function checkStep(t: BucketTable, before: Before, changed: number[]): Set<number> {
+  const active = new Set(t.activeIds());
+  for (let b = 0; b < BUCKET_COUNT; b++) {
+    if (active.size > 0) assert.ok(active.has(t.owner[b]), `bucket ${b} owned by inactive ${t.owner[b]}`);
+    else assert.equal(t.owner[b], NO_NIC);
+    if (before.owner[b] !== t.owner[b]) assert.ok(changed.includes(b));
+    const o = before.owner[b];
+    if (before.active.has(o) && active.has(o) && before.homes[b] === o && t.homeOf(b) === o) {
+      assert.equal(t.owner[b], o, `home bucket ${b} moved`);
+    }
+  }
+  return active;
+}
+
 test('property: buckets always owned by an active NIC; home buckets of NICs that stay active never move; even after activation', () => {
   fc.assert(fc.property(fc.array(evArb, { maxLength: 60 }), (events) => {
     const t = new BucketTable([0, 1, 2, 3, 4, 5], []);
     for (const ev of events) {
-      const before = Uint8Array.from(t.owner);
-      const homesBefore = Array.from({ length: BUCKET_COUNT }, (_, b) => t.homeOf(b));
-      const activeBefore = new Set(t.activeIds());
-      let changed: number[];
-      if (ev.op === 'act') {
-        if (!t.members().nonStandby.includes(ev.nic) && !t.members().standby.includes(ev.nic)) continue;
-        changed = t.activate(ev.nic);
-      } else if (ev.op === 'deact') changed = t.deactivate(ev.nic);
-      else if (ev.op === 'members') {
-        const { ns, sb } = membersOf(ev.mask, ev.standbyMask);
-        changed = t.setMembers(ns, sb);
-      } else continue;
-      const active = new Set(t.activeIds());
-      for (let b = 0; b < BUCKET_COUNT; b++) {
-        if (active.size > 0) assert.ok(active.has(t.owner[b]), `bucket ${b} owned by inactive ${t.owner[b]}`);
-        else assert.equal(t.owner[b], NO_NIC);
-        if (before[b] !== t.owner[b]) assert.ok(changed.includes(b));
-        const o = before[b];
-        const stayed = activeBefore.has(o) && active.has(o);
-        if (stayed && homesBefore[b] === o && t.homeOf(b) === o) assert.equal(t.owner[b], o, `home bucket ${b} moved`);
-      }
+      const before = snapshotOf(t);
+      const changed = apply(t, ev);
+      if (!changed) continue;
+      const active = checkStep(t, before, changed);
+      const activeBefore = before.active;
       if (ev.op === 'act' && activeBefore.size > 0 && !activeBefore.has(ev.nic)) {
         for (const n of active) {
           const holdsDisplaced = [...t.owner].some((o, b) => o === n && !active.has(t.homeOf(b)));
@@ -243,29 +270,12 @@ test('property: with busy buckets and hand-overs, buckets are owned by active NI
     const t = new BucketTable([0, 1, 2, 3, 4, 5], []);
     t.setBusy((b) => ((Math.imul(b + 1, 0x9e3779b1) ^ busySeed) & 3) === 0);
     for (const ev of events) {
-      const before = Uint8Array.from(t.owner);
-      const homesBefore = Array.from({ length: BUCKET_COUNT }, (_, b) => t.homeOf(b));
-      const activeBefore = new Set(t.activeIds());
-      let changed: number[];
       if (ev.op === 'busy') { busySeed = ev.seed; continue; }
-      if (ev.op === 'handover') changed = t.handOver();
-      else if (ev.op === 'act') {
-        if (!t.members().nonStandby.includes(ev.nic) && !t.members().standby.includes(ev.nic)) continue;
-        changed = t.activate(ev.nic);
-      } else if (ev.op === 'deact') changed = t.deactivate(ev.nic);
-      else if (ev.op === 'members') {
-        const { ns, sb } = membersOf(ev.mask, ev.standbyMask);
-        changed = t.setMembers(ns, sb);
-      } else continue;
-      const active = new Set(t.activeIds());
+      const before = snapshotOf(t);
+      const changed = ev.op === 'handover' ? t.handOver() : apply(t, ev);
+      if (!changed) continue;
+      const active = checkStep(t, before, changed);
       for (let b = 0; b < BUCKET_COUNT; b++) {
-        if (active.size > 0) assert.ok(active.has(t.owner[b]), `bucket ${b} owned by inactive ${t.owner[b]}`);
-        else assert.equal(t.owner[b], NO_NIC);
-        if (before[b] !== t.owner[b]) assert.ok(changed.includes(b));
-        const o = before[b];
-        if (activeBefore.has(o) && active.has(o) && homesBefore[b] === o && t.homeOf(b) === o) {
-          assert.equal(t.owner[b], o, `home bucket ${b} moved`);
-        }
         // A bucket is either with its home, lent (home active, held elsewhere), or displaced.
         const h = t.homeOf(b);
         if (h !== NO_NIC && active.has(h) && t.owner[b] !== h) assert.ok(t.isLent(b));
