@@ -98,7 +98,7 @@ export class GroupRuntime {
 
   constructor(
     private cfg: GroupConfig,
-    private daemon: DaemonConfig,
+    daemon: DaemonConfig,
     private readonly native: NativeAddon,
     private readonly rtnl: Rtnetlink,
     private readonly log: Logger,

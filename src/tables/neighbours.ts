@@ -104,15 +104,15 @@ export class NeighbourTable {
     for (let p = 0; p < PROBE_WINDOW; p++) {
       const base = this.base((start + p) % NEIGH_CAPACITY);
       for (let attempt = 0; attempt < 4; attempt++) {
-        const s1 = Atomics.load(this.i32, base >> 2);
+        const s1 = Atomics.load(this.i32, (base + E_SEQ) >> 2);
         if (s1 & 1) continue;
         if (!this.keyEquals(base, family, key, off)) {
-          if (Atomics.load(this.i32, base >> 2) !== s1) continue;
+          if (Atomics.load(this.i32, (base + E_SEQ) >> 2) !== s1) continue;
           break;
         }
         const t = this.i32[(base + E_TIME) >> 2];
         for (let i = 0; i < 6; i++) mac[macOff + i] = this.u8[base + E_MAC + i];
-        if (Atomics.load(this.i32, base >> 2) !== s1) continue;
+        if (Atomics.load(this.i32, (base + E_SEQ) >> 2) !== s1) continue;
         const age = ageMs(now, t);
         if (age > NEIGH_EXPIRE_MS) return LOOKUP_MISS;
         return age > NEIGH_STALE_MS ? LOOKUP_STALE : LOOKUP_FRESH;
@@ -147,7 +147,7 @@ export class NeighbourTable {
       slot = victim;
     }
     const base = this.base(slot);
-    const seqIdx = base >> 2;
+    const seqIdx = (base + E_SEQ) >> 2;
     Atomics.add(this.i32, seqIdx, 1);
     this.u8[base + E_FAMILY] = family;
     this.u8[base + E_USED] = 1;
