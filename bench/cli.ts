@@ -177,7 +177,9 @@ function summarize(r: Results): { rows: Row[]; bars: Bar[] } {
   }
   rows.push(lat, vs('latency', 'ipmp_5ms_us', 'direct_5ms_us', 'direct', 'RTT median, pings 5 ms apart'),
     vs('latency', 'ipmp_2ms_us', 'direct_2ms_us', 'direct', 'RTT median, pings 2 ms apart'),
-    vs('latency', 'ipmp_fast_us', 'direct_fast_us', 'direct', 'RTT median, pings 0.5 ms apart'));
+    vs('latency', 'ipmp_fast_us', 'direct_fast_us', 'direct', 'RTT median, pings 0.5 ms apart'),
+    vs('latency', 'ipmp_us', 'floor_us', 'C fwd', 'RTT, 10 ms apart, vs a C forwarder (floor)'),
+    vs('latency', 'ipmp_fast_us', 'floor_fast_us', 'C fwd', 'RTT, 0.5 ms apart, vs a C forwarder (floor)'));
   rows.push(vs('callback', 'callback_us_per_pkt', 'batched_us_per_pkt', 'batched', 'CPU per packet, raw-socket callback'),
     abs('callback', 'callback_rx_pct', 'raw-socket: share of packets received', '≥'));
   rows.push(abs('aggregation', 'tcp8_pct_of_sum', '8 streams goodput / sum of rates', '≥', 90));

@@ -10,7 +10,8 @@
         "src/netlink.c",
         "src/watch.c",
         "src/proc.c",
-        "src/loadgen.c"
+        "src/loadgen.c",
+        "src/floor.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -4,7 +4,7 @@
 // (L4 hash policy) and runs the multi-stream test to 198.19.0.1.
 
 import { execIn, hostNs, peerNs, type LabInfo } from '../../src/lab/lab.js';
-import { generate, iperf, iperfServer, pingRtts, recvCost, udpSink } from './tools.js';
+import { generate, iperf, iperfServer, pingRtts, recvCost, startFloor, udpSink } from './tools.js';
 import { deltas, median, NsAnchor, progress } from './sys.js';
 import { measureLoad } from './forward.js';
 import type { Results } from './results.js';
@@ -87,6 +87,44 @@ async function runCallbackCost(host: string, peer: string, p: Params, r: Results
   }
 }
 
+/** The floor forwarder's TUN address (the direct path's 198.18.0.50 is taken off eth0 meanwhile). */
+const FLOOR_ADDR = '198.18.0.60';
+
+/**
+ * The latency floor: the ping rows through a forwarder in C (floor.ts, the addon's
+ * floorForward) with ipmpd's sockets and system calls but no JavaScript, between a TUN in the
+ * host and eth0. The peer reaches the TUN's address through a static neighbour entry.
+ */
+async function runFloor(host: string, peer: string, p: Params, r: Results): Promise<void> {
+  const mac = async (ns: string): Promise<string> => (await execIn(ns, ['cat', '/sys/class/net/eth0/address'])).stdout.trim();
+  const hostMac = await mac(host);
+  const peerMac = await mac(peer);
+  const pingS = p.pingCount * 0.01 + FAST_PINGS * FAST_PING_S + MID_PINGS.reduce((a, m) => a + m.count * m.intervalS, 0);
+  await execIn(host, ['ip', 'addr', 'del', '198.18.0.50/24', 'dev', 'eth0']);
+  await execIn(peer, ['ip', 'neigh', 'replace', FLOOR_ADDR, 'lladdr', hostMac, 'dev', 'eth0', 'nud', 'permanent']);
+  try {
+    for (let i = 0; i < p.n; i++) {
+      progress(`latency floor, C forwarder: run ${i + 1}/${p.n}`);
+      const fwd = await startFloor(host, 'eth0', `${FLOOR_ADDR}/24`, peerMac, Math.min(120, Math.ceil(pingS * 2) + 30));
+      let rtt: number[] = [];
+      let fast: number[] = [];
+      try {
+        rtt = await pingRtts(host, PEER, p.pingCount);
+        r.add('latency', 'floor_us', 'µs', median(rtt));
+        fast = await pingRtts(host, PEER, FAST_PINGS, FAST_PING_S);
+        r.add('latency', 'floor_fast_us', 'µs', median(fast));
+        for (const m of MID_PINGS) r.add('latency', `floor_${m.key}_us`, 'µs', median(await pingRtts(host, PEER, m.count, m.intervalS)));
+      } finally {
+        const counts = await fwd.stop();
+        r.raw.push({ scenario: 'latency-floor', run: i, rttUs: rtt, fastRttUs: fast, forwarded: counts });
+      }
+    }
+  } finally {
+    await execIn(peer, ['ip', 'neigh', 'del', FLOOR_ADDR, 'dev', 'eth0']).catch(() => undefined);
+    await execIn(host, ['ip', 'addr', 'add', '198.18.0.50/24', 'dev', 'eth0']);
+  }
+}
+
 export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise<void> {
   const host = hostNs(lab.prefix);
   const anchor = new NsAnchor(host);
@@ -123,6 +161,7 @@ export async function runBaselines(lab: LabInfo, p: Params, r: Results): Promise
   }
 
   await runCallbackCost(host, peerNs(lab.prefix), p, r);
+  await runFloor(host, peerNs(lab.prefix), p, r);
 
   await execIn(host, ['ip', 'addr', 'add', '198.18.0.51/24', 'dev', 'eth1']);
   await execIn(host, ['ip', 'route', 'add', '198.19.0.0/24', 'nexthop', 'via', PEER, 'dev', 'eth0',

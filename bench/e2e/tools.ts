@@ -150,6 +150,41 @@ export async function recvCost(ns: string, mode: 'raw-socket' | 'batched', dev: 
   return JSON.parse(out.slice('ready\n'.length)) as RecvCost;
 }
 
+export interface FloorResult { toNic: number; toTun: number; seconds: number }
+
+/**
+ * The C forwarder of the latency floor (floor.ts) in `ns` between a TUN holding `addr` and
+ * `nic`, for at most `seconds`; resolves once it forwards. stop() ends it (closing its stdin)
+ * and returns its counts; the agent removes its TUN and nft table, and after a forced kill
+ * the table is removed here.
+ */
+export async function startFloor(ns: string, nic: string, addr: string, peerMac: string, seconds: number):
+  Promise<{ stop(): Promise<FloorResult> }> {
+  const prog = join(REPO, 'dist', 'bench', 'e2e', 'floor.js');
+  const p = spawnIn(ns, [process.execPath, prog, nic, addr, peerMac, String(seconds)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
+  p.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
+  const t0 = performance.now();
+  while (!out.startsWith('ready\n') && !exited(p) && performance.now() - t0 < 10_000) await sleep(20);
+  const stop = async (): Promise<FloorResult> => {
+    p.stdin?.end();
+    if (!(await waitExit(p, (seconds + 5) * 1000))) {
+      p.kill('SIGKILL');
+      await waitExit(p, 5_000);
+      await execIn(ns, ['nft', 'delete', 'table', 'netdev', 'ipmp_bench_floor']).catch(() => undefined);
+    }
+    if (p.exitCode !== 0) throw new Error(`floor forwarder: exit ${p.exitCode ?? p.signalCode}: ${err.trim().split('\n')[0] ?? ''}`);
+    return JSON.parse(out.slice('ready\n'.length)) as FloorResult;
+  };
+  if (!out.startsWith('ready\n')) {
+    await stop().catch(() => undefined);
+    throw new Error(`floor forwarder did not start: ${err.trim().split('\n')[0] ?? 'no output'}`);
+  }
+  return { stop };
+}
+
 /** Median RTT (µs) of `count` pings at `intervalS` from `ns` to `target`. */
 export async function pingRtts(ns: string, target: string, count: number, intervalS = 0.01): Promise<number[]> {
   const { stdout } = await execIn(ns, ['ping', '-n', '-c', String(count), '-i', String(intervalS), '-W', '1', target],

@@ -116,7 +116,7 @@ NAPI_MODULE_INIT() {
   if (!ipmp_register_watch(env, exports) || !ipmp_register_tun(env, exports) ||
       !ipmp_register_packet(env, exports) || !ipmp_register_netlink(env, exports) ||
       !ipmp_register_misc(env, exports) || !ipmp_register_proc(env, exports) ||
-      !ipmp_register_loadgen(env, exports))
+      !ipmp_register_loadgen(env, exports) || !ipmp_register_floor(env, exports))
     return NULL;
   return exports;
 }

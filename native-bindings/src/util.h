@@ -80,6 +80,7 @@ bool ipmp_register_watch(napi_env env, napi_value exports);
 bool ipmp_register_misc(napi_env env, napi_value exports);
 bool ipmp_register_proc(napi_env env, napi_value exports);
 bool ipmp_register_loadgen(napi_env env, napi_value exports);
+bool ipmp_register_floor(napi_env env, napi_value exports);
 
 /* Stops this environment's watchers on fd before the descriptor is closed. */
 void ipmp_watch_fd_closing(napi_env env, int fd);

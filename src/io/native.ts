@@ -192,6 +192,16 @@ export interface NativeAddon {
    */
   udpGenerate(dst: string, port: number, len: number, seconds: number, pps: number, flows: number):
     { sent: number; errors: number; seconds: number };
+
+  // ---- benchmark latency floor (not used by the daemon) ----
+  /**
+   * A forwarder in C between a TUN (IFF_VNET_HDR) and one NIC's packet socket (PACKET_VNET_HDR),
+   * both non-blocking: TUN packets leave framed from ownMac to peerMac, IPv4/IPv6 frames for
+   * ownMac go into the TUN. Blocks the calling thread for `seconds` (at most 120), or until
+   * stopFd (-1: none) is readable or hung up.
+   */
+  floorForward(tunFd: number, pktFd: number, ownMac: Uint8Array, peerMac: Uint8Array, seconds: number, stopFd: number):
+    { toNic: number; toTun: number; seconds: number };
 }
 
 let cached: NativeAddon | undefined;
@@ -213,8 +223,8 @@ export function loadNative(): NativeAddon {
   const require = createRequire(import.meta.url);
   const addon = require(path) as NativeAddon;
   // The newest export: an addon built from older sources lacks it.
-  if (typeof addon.coarseMs !== 'function') {
-    throw new Error(`native addon is older than the code (no coarseMs): run \`npm run build:native\` (${path})`);
+  if (typeof addon.floorForward !== 'function') {
+    throw new Error(`native addon is older than the code (no floorForward): run \`npm run build:native\` (${path})`);
   }
   cached = addon;
   return cached;

@@ -77,6 +77,14 @@ describe('ipmp bench --quick', { skip, timeout: BOUND_MS + 20_000 }, () => {
       const v = j.scenarios[key]?.metrics[name]?.runs[0];
       assert.ok(v !== undefined && v > 0, `${key}.${name}: ${v}`);
     }
+    // The C forwarder of the latency floor carried the pings both ways.
+    for (const name of ['floor_us', 'floor_fast_us']) {
+      const v = j.scenarios.latency?.metrics[name]?.runs[0];
+      assert.ok(v !== undefined && v > 0, `latency.${name}: ${v}`);
+    }
+    const floor = (j as unknown as { raw: { scenario: string; forwarded?: { toNic: number; toTun: number } }[] }).raw
+      .find((x) => x.scenario === 'latency-floor');
+    assert.ok(floor?.forwarded && floor.forwarded.toNic > 0 && floor.forwarded.toTun > 0, JSON.stringify(floor?.forwarded));
     assert.deepEqual(benchNamespaces(), []);
   });
 });
