@@ -31,7 +31,7 @@ import { ConflictRing, type ConflictReport } from '../tables/conflicts.js';
 import { SolicitTable } from '../tables/solicits.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { TablesWriter } from '../tables/shared-tables.js';
-import { RestartScheduler } from './liveness.js';
+import { RestartScheduler, workerStatus } from './liveness.js';
 import type { ForwardingStatus } from './protocol.js';
 import {
   HB_BEAT, HB_HOOK, HB_WORDS, HOOK_CRASH, HOOK_STALL,
@@ -247,15 +247,7 @@ export class Forwarding {
    * else `restarting` while a worker is not running, else `up`.
    */
   status(now = Date.now()): ForwardingStatus {
-    const failing = this.slots.some((s) => s.restart.backoff.repeating(now));
-    const down = this.slots.some((s) => !s.ready);
-    const last = this.slots.map((s) => s.restart.backoff.lastReason).find((r) => r !== null) ?? null;
-    return {
-      state: failing ? 'failing' : down ? 'restarting' : 'up',
-      restarts: this.slots.reduce((n, s) => n + s.restart.backoff.failures, 0),
-      recentFailures: this.slots.reduce((n, s) => n + s.restart.backoff.recent(now), 0),
-      lastFailure: last,
-    };
+    return workerStatus(this.slots.map((s) => s.restart), this.slots.every((s) => s.ready), now);
   }
 
   /** Heartbeat counters of the workers: they move while the workers loop. */

@@ -514,7 +514,11 @@ export class GroupRuntime {
       return node === null ? a : { ...a, up: false, inbound: '', outbound: [], reason: 'duplicate' as const, node };
     });
     const forwarding = this.forwarding?.status();
-    return { ...s, groups: s.groups.map((g) => ({ ...g, fdtMs, ...(forwarding ? { forwarding } : {}) })), addresses, targets };
+    const probing = this.probing.workerStatus();
+    return {
+      ...s, groups: s.groups.map((g) => ({ ...g, fdtMs, ...(forwarding ? { forwarding } : {}), ...(probing ? { probing } : {}) })),
+      addresses, targets,
+    };
   }
 
   /** Runs a test hook (IPMPD_TEST_HOOKS=1); false when unknown or nothing runs it. */
@@ -523,6 +527,11 @@ export class GroupRuntime {
     if (hook === 'probe-worker-pause') return this.probing.hook({ hook: 'stall', ms: 1_500 });
     if (hook === 'probe-worker-stall') return this.probing.hook({ hook: 'stall', ms: 2 * STUCK_MS });
     if (hook === 'probe-worker-crash') return this.probing.hook({ hook: 'crash' });
+    if (hook === 'probe-worker-crash-loop' || hook === 'probe-worker-crash-loop-end') {
+      const ok = this.probing.crashLoop(hook === 'probe-worker-crash-loop');
+      if (ok) this.log('info', `test hook: ${hook}`);
+      return ok;
+    }
     return false;
   }
 

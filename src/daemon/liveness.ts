@@ -1,3 +1,5 @@
+import type { WorkerStatus } from './protocol.js';
+
 /**
  * Liveness of the control thread. A coarse timer measures how late each of its turns
  * comes: the lateness is time the event loop could not run (netlink events, probe facts
@@ -200,4 +202,19 @@ export class RestartScheduler {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * The state of a group's workers of one kind for the snapshot and the metrics: `failing`
+ * while any of them fails repeatedly (RestartBackoff.repeating), else `restarting` while one
+ * is not running, else `up`; failures counted over all of them.
+ */
+export function workerStatus(restarts: readonly RestartScheduler[], allRunning: boolean, now = Date.now()): WorkerStatus {
+  const failing = restarts.some((r) => r.backoff.repeating(now));
+  return {
+    state: failing ? 'failing' : allRunning ? 'up' : 'restarting',
+    restarts: restarts.reduce((n, r) => n + r.backoff.failures, 0),
+    recentFailures: restarts.reduce((n, r) => n + r.backoff.recent(now), 0),
+    lastFailure: restarts.map((r) => r.backoff.lastReason).find((x) => x !== null) ?? null,
+  };
 }

@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, X_ARP_REPLIES, X_ARP_REQUESTS, X_DEFENCES, X_REQUESTS_LIMITED } from '../tables/counters.js';
 import type { Daemon } from './daemon.js';
+import type { WorkerStatus } from './protocol.js';
 
 const IF_STATES = ['ok', 'failed', 'offline', 'unknown'] as const;
 const GROUP_STATES = ['ok', 'degraded', 'failed'] as const;
@@ -89,6 +90,18 @@ export function buildRegistry(daemon: Daemon): Registry {
     (rt) => (rt.forwarding?.status().state === 'up' ? 1 : 0));
   perGroup('ipmp_forwarding_worker_restarts_total', 'Forwarding worker failures, each followed by a restart',
     (rt) => rt.forwarding?.status().restarts ?? 0);
+  const perProbingGroup = (name: string, help: string, pick: (st: WorkerStatus) => number) =>
+    g(name, help, ['group'], function () {
+      this.reset();
+      for (const rt of daemon.groups) {
+        const st = rt.probing.workerStatus();
+        if (st) this.set({ group: rt.name }, pick(st));
+      }
+    });
+  perProbingGroup('ipmp_probing_up', 'Probe worker running (1), or restarting or failing repeatedly (0); only groups that probe',
+    (st) => (st.state === 'up' ? 1 : 0));
+  perProbingGroup('ipmp_probe_worker_restarts_total', 'Probe worker failures, each followed by a restart; only groups that probe',
+    (st) => st.restarts);
   g('ipmp_announcements_total', 'Gratuitous ARPs sent for address moves', ['group'], function () {
     this.reset();
     for (const rt of daemon.groups) this.set({ group: rt.name }, rt.announcer.sent);

@@ -27,15 +27,20 @@ export interface SnapshotGroup {
   interfaces: string[];
   /** Extension: the forwarding workers of the group (absent while the group is not started). */
   forwarding?: ForwardingStatus;
+  /** Extension: the probe worker of the group (absent while no member has a test address). */
+  probing?: WorkerStatus;
 }
 
 /**
- * The forwarding workers. state `up`: every worker runs; `restarting`: a worker failed and
- * its replacement is not running yet; `failing`: 5 or more failures within the last minute,
- * or in a row with no minute of healthy running between (forwarding is down, or keeps going
- * down). The group's Solaris STATE is about its NICs and does not change with this.
+ * A group's forwarding workers, or its probe worker. state `up`: every worker runs;
+ * `restarting`: a worker failed and its replacement is not running yet; `failing`: 5 or more
+ * failures within the last minute, or in a row with no minute of healthy running between
+ * (forwarding or probing is down, or keeps going down). The group's Solaris STATE is about
+ * its NICs and does not change with this.
  */
-export interface ForwardingStatus {
+export type ForwardingStatus = WorkerStatus;
+
+export interface WorkerStatus {
   state: 'up' | 'restarting' | 'failing';
   /** Worker failures (each followed by a restart) since the daemon started the group. */
   restarts: number;
@@ -144,12 +149,15 @@ export type Request =
  * probe-worker-pause: the probe worker's loop stops for 1.5 s (it recovers by itself);
  * probe-worker-stall: it stops for 2 × the watchdog limit (the daemon restarts it);
  * probe-worker-crash: it throws and exits;
+ * probe-worker-crash-loop: every probe worker started from now on (and the current one) throws
+ * once it has opened its sockets, until probe-worker-crash-loop-end;
  * forwarding-stall: the forwarding worker's loop blocks (the daemon replaces it);
  * forwarding-crash: the forwarding worker throws and exits;
  * forwarding-crash-loop: every forwarding worker started from now on throws at its first
  * loop turn, until forwarding-crash-loop-end.
  */
 export type TestHook = 'probe-worker-pause' | 'probe-worker-stall' | 'probe-worker-crash'
+  | 'probe-worker-crash-loop' | 'probe-worker-crash-loop-end'
   | 'forwarding-stall' | 'forwarding-crash' | 'forwarding-crash-loop' | 'forwarding-crash-loop-end';
 
 export type Op = Request['op'];

@@ -13,13 +13,12 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { withLab } from '../../src/lab/fixture.js';
 import { labFail, swNs, waitFor } from '../../src/lab/lab.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import { tcpdump } from './helpers/tcpdump.js';
 import {
-  ackedLines, iface, ifMpadm, ipmpstat, ipmpstatProbes, testHook, waitProbeOk, withLog,
+  ackedLines, iface, ifMpadm, ipmpstat, ipmpstatProbes, packetSockets, testHook, waitProbeOk, withLog,
 } from './helpers/probe-helpers.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
@@ -57,20 +56,6 @@ async function echoFromEth0(p: string, ms: number): Promise<number> {
     await cap.stop();
   }
   return cap.out().split('\n').filter((l) => l.includes('ICMP echo request')).length;
-}
-
-/** Packet sockets the daemon process holds (fds whose inode is in its namespace's /proc/net/packet). */
-function packetSockets(pid: number): number {
-  const lines = readFileSync(`/proc/${pid}/net/packet`, 'utf8').trim().split('\n').slice(1);
-  const inodes = new Set(lines.map((l) => l.trim().split(/\s+/).at(-1)));
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m && inodes.has(m[1])) n++;
-    } catch { /* closed meanwhile */ }
-  }
-  return n;
 }
 
 async function samePacketSockets(pid: number, want: number, what: string): Promise<void> {

@@ -14,7 +14,7 @@ import type { GroupModel } from '../../control/group-model.js';
 import { eui64LinkLocal } from '../../control/detectors/addr.js';
 import type { InterfaceConfig } from '../config-types.js';
 import type { Nic } from '../nics.js';
-import type { ProbeEvent, SnapshotTarget } from '../protocol.js';
+import type { ProbeEvent, SnapshotTarget, WorkerStatus } from '../protocol.js';
 import type { Family, ProbeWorkerHook, TestAddr } from './messages.js';
 import { Prober, type ProberFact, type ProberNic } from './prober.js';
 
@@ -147,6 +147,16 @@ export class GroupProbing {
   /** Runs a test hook in the probe worker; false when hooks are off or nothing probes. */
   hook(h: ProbeWorkerHook): boolean {
     return this.prober?.hook(h) ?? false;
+  }
+
+  /** Test hook: every probe worker started crashes, until crashLoop(false); false when hooks are off or nothing probes. */
+  crashLoop(on: boolean): boolean {
+    return this.prober?.crashLoop(on) ?? false;
+  }
+
+  /** The probe worker's restarts, or null while nothing probes. */
+  workerStatus(now = Date.now()): WorkerStatus | null {
+    return this.prober?.status(now) ?? null;
   }
 
   /** Workers started so far (restarts included); 0 when nothing probes. */

@@ -63,6 +63,8 @@ export interface ProbeWorkerData {
   pid: number;
   /** Test hooks (IPMPD_TEST_HOOKS=1) are accepted. */
   testHooks?: boolean;
+  /** Test hook probe-worker-crash-loop (with testHooks): the worker throws once it has opened the NICs' sockets. */
+  crashLoop?: boolean;
   /** Duplicate address detection window of IPv6 test addresses (ms); 0 skips it. Default DAD_RETRANS_MS. */
   testDadMs?: number;
 }

@@ -120,7 +120,7 @@ export class ProbeWorker {
   onMessage(m: ToWorker): void {
     if (this.stopped) return;
     switch (m.op) {
-      case 'nics': this.setNics(m.nics); break;
+      case 'nics': this.setNics(m.nics); this.crashLoopHook(); break;
       case 'routes': this.gateways = { 4: m.gateways, 6: m.gateways6 }; this.refreshTargets(); break;
       case 'link': this.linkChanged(m.slot, m.up); break;
       case 'state': this.setState(m.nics, m.groupFailed); break;
@@ -140,6 +140,11 @@ export class ProbeWorker {
     }
     const until = Date.now() + h.ms;
     while (Date.now() < until) { /* the loop does not run: a stuck worker */ }
+  }
+
+  /** Test hook probe-worker-crash-loop: this worker dies once its sockets are open and reported. */
+  private crashLoopHook(): void {
+    if (this.cfg.testHooks && this.cfg.crashLoop) setImmediate(() => { throw new Error('probe worker test hook: crash loop'); });
   }
 
   private setNics(list: ProberNic[]): void {

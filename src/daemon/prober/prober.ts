@@ -12,7 +12,12 @@
  * itself can never count as lost probes; only families that had acked before skip the
  * quiet period, so a failure after the restart is still found within the FDT.
  * Restarts back off as the forwarding worker's do (liveness.ts WORKER_RESTARTS), one log
- * line per failure.
+ * line per failure; status() reports them as the forwarding workers' status does (the
+ * snapshot's group `probing`, the metrics' ipmp_probing_up).
+ *
+ * Test hooks (IPMPD_TEST_HOOKS=1): a stall or a crash of the current worker (hook()), and a
+ * crash loop (crashLoop()): every worker started dies once it has opened its sockets, until
+ * the loop is ended.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +26,8 @@ import type {
   FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
 } from './messages.js';
 import { Watchdog } from './watchdog.js';
-import { RestartScheduler } from '../liveness.js';
+import { RestartScheduler, workerStatus } from '../liveness.js';
+import type { WorkerStatus } from '../protocol.js';
 
 export type { ProberFact, ProberNic, NicFailState } from './messages.js';
 
@@ -68,6 +74,10 @@ export class Prober {
   /** The current worker's last uncaught error, given as the reason when it exits. */
   private lastError: string | null = null;
   private everReady = false;
+  /** The current worker got ready (false while a restart is pending or starting). */
+  private ready = false;
+  /** Test hook: every worker started dies once its sockets are open. */
+  private crashing = false;
   /** Packet sockets of the current worker, closed here when it is killed or dies. */
   private fds: number[] = [];
   /** Workers started so far (1 after start). */
@@ -90,10 +100,11 @@ export class Prober {
   private async spawn(): Promise<boolean> {
     const data: ProbeWorkerData = {
       group: this.opts.group, fdtMs: this.opts.fdtMs, targets: this.opts.targets, pid: process.pid,
-      testHooks: this.opts.testHooks ?? false,
+      testHooks: this.opts.testHooks ?? false, crashLoop: (this.opts.testHooks ?? false) && this.crashing,
     };
     const w = new Worker(fileURLToPath(WORKER_URL), { workerData: data, name: `ipmp-probe-${this.opts.group}` });
     this.worker = w;
+    this.ready = false;
     this.fds = [];
     this.starts++;
     this.lastError = null;
@@ -117,6 +128,7 @@ export class Prober {
     }
     if (w !== this.worker) return false;
     this.everReady = true;
+    this.ready = true;
     this.restart.started();
     this.replay();
     return true;
@@ -139,6 +151,7 @@ export class Prober {
   private onExit(w: Worker, code: number): void {
     if (w !== this.worker) return;
     this.worker = null;
+    this.ready = false;
     this.failPending();
     if (this.stopping) return;
     this.closeSockets(this.fds);
@@ -178,6 +191,7 @@ export class Prober {
     const w = this.worker;
     const fds = this.fds;
     this.worker = null;
+    this.ready = false;
     this.fds = [];
     this.failPending();
     if (w) void w.terminate().then(() => this.closeSockets(fds));
@@ -240,6 +254,22 @@ export class Prober {
     if (!this.opts.testHooks || !this.worker) return false;
     this.send({ op: 'hook', hook: h });
     return true;
+  }
+
+  /**
+   * Test hook: from now on every worker started dies once it has opened its sockets (the
+   * current one at once), until crashLoop(false). False when hooks are off.
+   */
+  crashLoop(on: boolean): boolean {
+    if (!this.opts.testHooks) return false;
+    this.crashing = on;
+    if (on) this.send({ op: 'hook', hook: { hook: 'crash' } });
+    return true;
+  }
+
+  /** The worker's restarts: `up`, `restarting` while it is replaced, `failing` while failures repeat. */
+  status(now = Date.now()): WorkerStatus {
+    return workerStatus([this.restart], this.ready, now);
   }
 
   stats(): Promise<object> {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectControl } from '../../../src/cli/client.js';
 import { execIn, hostNs, waitFor } from '../../../src/lab/lab.js';
@@ -76,4 +77,23 @@ export async function testHook(d: RunningDaemon, group: string, hook: TestHook):
   } finally {
     c.close();
   }
+}
+
+/** Packet sockets the daemon process holds (fds whose inode is in its namespace's /proc/net/packet). */
+export function packetSockets(pid: number): number {
+  const lines = readFileSync(`/proc/${pid}/net/packet`, 'utf8').trim().split('\n').slice(1);
+  const inodes = new Set(lines.map((l) => l.trim().split(/\s+/).at(-1)));
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1])) n++;
+    } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
+
+/** Open file descriptors of a process. */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }

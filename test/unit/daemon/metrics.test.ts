@@ -1,5 +1,6 @@
 // The Prometheus text carries every drop reason per direction, and the ARP/ND and conflict
-// counters, read from the forwarding workers' counters at scrape time.
+// counters, read from the forwarding workers' counters at scrape time; the forwarding and probe
+// workers' restarts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRegistry } from '../../../src/daemon/metrics.js';
@@ -23,6 +24,10 @@ test('metrics: drops by direction and reason, replies, defences and logged confl
         rxCounters: rx, txCounters: tx, conflictStats: { reported: 1, missed: 0 },
         status: () => ({ state: 'failing', restarts: 7, recentFailures: 5, lastFailure: 'exited (code 1)' }),
       },
+      probing: { workerStatus: () => ({ state: 'restarting', restarts: 3, recentFailures: 3, lastFailure: 'exited with code 1' }) },
+    }, {
+      name: 'ipmp1', nics: { list: [] }, announcer: { sent: 0 }, stats: { rebinds: 0, failovers: 0 }, forwarding: null,
+      probing: { workerStatus: () => null },
     }],
   } as unknown as Daemon;
   const text = await buildRegistry(stub).metrics();
@@ -44,4 +49,8 @@ test('metrics: drops by direction and reason, replies, defences and logged confl
   // A worker failing repeatedly: forwarding counts as not up, its restarts are counted.
   assert.equal(value(/ipmp_forwarding_up\{group="ipmp0"\} (\d+)/), 0);
   assert.equal(value(/ipmp_forwarding_worker_restarts_total\{group="ipmp0"\} (\d+)/), 7);
+  // A probe worker being replaced: probing counts as not up; a group that does not probe has no line.
+  assert.equal(value(/ipmp_probing_up\{group="ipmp0"\} (\d+)/), 0);
+  assert.equal(value(/ipmp_probe_worker_restarts_total\{group="ipmp0"\} (\d+)/), 3);
+  assert.doesNotMatch(text, /ipmp_prob(ing_up|e_worker_restarts_total)\{group="ipmp1"\}/);
 });

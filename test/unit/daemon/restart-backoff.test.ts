@@ -1,9 +1,10 @@
 // Bounded worker restarts (liveness.ts): the back-off between restarts, its reset after a
 // healthy run, one log line per failure, and the switch to "keeps failing" lines once
-// failures repeat; the scheduler under fake timers, as the forwarding and probe workers use it.
+// failures repeat; the scheduler under fake timers, as the forwarding and probe workers use it;
+// the status both report from it (snapshot, metrics).
 import { describe, it, beforeEach, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { RestartBackoff, RestartScheduler, WORKER_RESTARTS, restartLine } from '../../../src/daemon/liveness.js';
+import { RestartBackoff, RestartScheduler, WORKER_RESTARTS, restartLine, workerStatus } from '../../../src/daemon/liveness.js';
 
 describe('RestartBackoff', () => {
   it('doubles the delay from 100 ms up to 30 s', () => {
@@ -155,5 +156,35 @@ describe('RestartScheduler under fake timers', () => {
     r.cancel();
     mock.timers.tick(60_000);
     assert.equal(starts, 0);
+  });
+
+  it('workerStatus: up, restarting while a worker is not running, failing while failures repeat', () => {
+    const a = new RestartScheduler('forwarding worker tx', 'forwarding is down', log);
+    const b = new RestartScheduler('forwarding worker rx', 'forwarding is down', log);
+    assert.deepEqual(workerStatus([a, b], true), { state: 'up', restarts: 0, recentFailures: 0, lastFailure: null });
+    a.failed('exited (code 1)', () => undefined);
+    assert.deepEqual(workerStatus([a, b], false), { state: 'restarting', restarts: 1, recentFailures: 1, lastFailure: 'exited (code 1)' });
+    mock.timers.tick(100);
+    a.started();
+    assert.equal(workerStatus([a, b], true).state, 'up');
+    for (let i = 0; i < 4; i++) {
+      b.failed(`stalled ${i}`, () => undefined);
+      mock.timers.tick(1000);
+    }
+    // Each worker's failures count on their own: four of b and one of a are not repeated failure.
+    let s = workerStatus([a, b], true);
+    assert.deepEqual([s.state, s.restarts, s.recentFailures], ['up', 5, 5]);
+    b.failed('stalled 4', () => undefined);
+    s = workerStatus([a, b], false);
+    assert.deepEqual([s.state, s.restarts, s.recentFailures], ['failing', 6, 6]);
+    assert.equal(s.lastFailure, 'exited (code 1)');
+    assert.equal(workerStatus([b], false).lastFailure, 'stalled 4');
+    // Failing until b has run healthily for a minute.
+    mock.timers.tick(WORKER_RESTARTS.maxMs);
+    b.started();
+    mock.timers.tick(WORKER_RESTARTS.healthyMs - 1);
+    assert.equal(workerStatus([a, b], true).state, 'failing');
+    mock.timers.tick(1);
+    assert.deepEqual(workerStatus([a, b], true), { state: 'up', restarts: 6, recentFailures: 0, lastFailure: 'exited (code 1)' });
   });
 });
