@@ -15,7 +15,7 @@ import { loadNative } from '../../../src/io/native.js';
 import { macToString, parseMac } from '../../../src/wire/ethernet.js';
 import { ND_NEIGHBOR_SOLICIT, validateNd, writeDadSolicit } from '../../../src/wire/icmp6-nd.js';
 import { ipv6Equals, isUnspecified6, parseIpv6, solicitedNodeMac } from '../../../src/wire/ipv6.js';
-import { finish } from './agent-args.js';
+import { finish } from '../../../src/lab/agent-args.js';
 
 const DEADLINE_MS = 20_000;
 
