@@ -7,18 +7,33 @@
  *   IPv6: unsolicited Neighbour Advertisements to ff02::1 (Override set,
  *         target link-layer option = the bound NIC's MAC), ANNOUNCE6_COUNT
  *         of them ANNOUNCE6_INTERVAL_MS apart.
- * On the initial bind of an IPv6 address (ipmp0 holds it without kernel DAD)
- * the daemon runs Duplicate Address Detection first (RFC 4862 §5.4,
- * DupAddrDetectTransmits 1): one NS from :: to the address's solicited-node
- * group, carrying a fresh nonce (RFC 7527), then DAD_RETRANS_MS of waiting.
- * What the RX path reports in that window makes the address a duplicate: a
- * claim on it (an NA for it from another node), or another node's own DAD
- * probe for it (RFC 4862 §5.4.3: both are trying the address; a probe with our
- * nonce is our own, looped back). A duplicate is logged and never announced. The conflict ring is drained
- * when the probe goes out and again when the window closes, so the daemon's
- * periodic polling cannot move a claim out of the window. While an address is
- * tentative or duplicate, `tentative()` is true and the data plane treats it
- * as unbound (no answers, no defence).
+ *
+ * On the initial bind of an address (it is brought up, or the first NIC
+ * becomes active after a total failure; never on a rebind) the daemon runs
+ * Duplicate Address Detection first, as ipmp0 holds its addresses without the
+ * kernel's:
+ *   IPv6 (RFC 4862 §5.4, DupAddrDetectTransmits 1): one NS from :: to the
+ *         address's solicited-node group through the nominee, carrying a
+ *         fresh nonce (RFC 7527), then DAD_RETRANS_MS of listening;
+ *   IPv4 (RFC 5227 §2.1, Solaris fast mode: our NICs report link state):
+ *         after a random delay below DAD4_MAX_DELAY_MS, DAD4_PROBES ARP probes
+ *         (sender IP 0.0.0.0, sender MAC = the bound NIC's, target IP = the
+ *         address, target MAC zero, to broadcast) from the bound NIC,
+ *         DAD4_PROBE_INTERVAL_MS apart, then DAD4_WAIT_MS of listening.
+ * Every probe series of an address shares one shape: probes still to send,
+ * the time of the next one, and the end of the listening window after the
+ * last one. What the RX path reports from the moment the series starts makes
+ * the address a duplicate: a claim on it (IPv4: an ARP whose sender IP is the
+ * address; IPv6: an NA for it) from a MAC that is not one of the group's, or
+ * another node's own probe for it (RFC 5227 §2.1.1, RFC 4862 §5.4.3: both are
+ * trying the address; an IPv6 probe with our nonce is our own, looped back).
+ * Once a claim is known no further probe goes out; a duplicate is reported
+ * once and never announced. The conflict ring is drained when the series
+ * starts (what it held is older than the series and not an answer to it) and
+ * again when the window closes, so the daemon's periodic polling cannot move
+ * a claim out of the window. While an address is tentative or duplicate,
+ * `tentative()` is true and the data plane treats it as unbound (no answers,
+ * no defence, never an ARP/NS sender).
  * A newer move of the same address cancels the rest of the older series (a
  * rebind during DAD only changes the MAC announced afterwards). One coarse
  * timer drives every series.
@@ -39,11 +54,35 @@ export const ANNOUNCE6_COUNT = 3;
 export const ANNOUNCE6_INTERVAL_MS = 2000;
 /** RFC 4861 RetransTimer: how long DAD waits for an answer to its one probe. */
 export const DAD_RETRANS_MS = 1000;
+/** IPv4 DAD (reference tunables: Solaris _arp_fastprobe_count, _arp_fastprobe_interval). */
+export const DAD4_PROBES = 3;
+export const DAD4_PROBE_INTERVAL_MS = 150;
+/** The first IPv4 probe goes out after a random delay below this (Solaris _arp_fastprobe_delay). */
+export const DAD4_MAX_DELAY_MS = 100;
+/**
+ * Listening after the last IPv4 probe: one more probe interval, as Solaris
+ * completes DAD when the timer of a probe count already at zero fires. RFC
+ * 5227's ANNOUNCE_WAIT (2 s) is sized for its 1–2 s probe spacing; with link
+ * state known, an answer to the first probe has 450 ms to arrive.
+ */
+export const DAD4_WAIT_MS = DAD4_PROBE_INTERVAL_MS;
 const NA_FRAME_LEN = 14 + 40 + ND_LL_LEN;
+const ZERO_MAC = new Uint8Array(6);
+
+/** IPv4 DAD timing; `random` gives [0, 1) for the initial delay. */
+export interface Dad4Timing {
+  probes: number;
+  intervalMs: number;
+  maxDelayMs: number;
+  waitMs: number;
+  random: () => number;
+}
 
 export interface AnnounceSink {
   /** Socket fd of the nominated NIC and its MAC, or null when none is active. */
   nominee(): { fd: number; mac: Uint8Array } | null;
+  /** Socket fd and MAC of the NIC an address is bound to (IPv4 DAD probes leave from it); the nominee when absent. */
+  bound?(address: string): { fd: number; mac: Uint8Array } | null;
   send(fd: number, frame: Uint8Array): number;
   onSent?(address: string): void;
   /** Reads the RX path's conflict reports now, feeding them to conflict(). */
@@ -60,13 +99,18 @@ interface Series {
   mac: Uint8Array;
   left: number;
   nextAt: number;
-  /** While DAD runs: the end of its window (0 once it passed clean). */
+  /** DAD runs: probes are still to send, or the window after the last one is open. */
+  dad: boolean;
+  /** DAD probes still to send, the next one at probeAt. */
+  probes: number;
+  probeAt: number;
+  /** End of the listening window, once the last probe went out (0 before). */
   dadUntil: number;
+  /** Reports count for this series (false until the conflict ring was drained after it started). */
+  listening: boolean;
   /** MAC of the node that claimed the address during DAD, null when none did. */
   dupMac: string | null;
-  /** DAD probe not sent yet (the announcer is held). */
-  probeDue: boolean;
-  /** The nonce of this DAD run's probe (hex of `nonce`), '' without DAD. */
+  /** The nonce of this IPv6 DAD run's probe (hex of `nonce`), '' without one. */
   nonceHex: string;
   nonce: Uint8Array | null;
 }
@@ -76,10 +120,11 @@ export class Announcer {
   private timer: NodeJS.Timeout | null = null;
   private readonly frame = new Uint8Array(VNET_LEN + ARP_FRAME_LEN);
   private readonly frame6 = new Uint8Array(VNET_LEN + NA_FRAME_LEN);
-  /** IPv6 addresses found duplicate by DAD, with the claiming MAC: never announced until re-added. */
+  /** Addresses found duplicate by DAD, with the claiming MAC: never announced until re-added. */
   private readonly duplicates = new Map<string, string>();
-  /** IPv6 addresses whose DAD is about to start (tentative already). */
+  /** Addresses whose DAD is about to start (tentative already). */
   private readonly expecting = new Set<string>();
+  private readonly dad4: Dad4Timing;
   private held = false;
   sent = 0;
   dadProbes = 0;
@@ -87,41 +132,45 @@ export class Announcer {
   constructor(private readonly sink: AnnounceSink, private readonly count = ANNOUNCE_COUNT,
     private readonly intervalMs = ANNOUNCE_INTERVAL_MS, private readonly count6 = ANNOUNCE6_COUNT,
     private readonly interval6Ms = ANNOUNCE6_INTERVAL_MS, private readonly dadMs = DAD_RETRANS_MS,
-    private readonly clock: () => number = Date.now) {}
+    private readonly clock: () => number = Date.now, dad4: Partial<Dad4Timing> = {}) {
+    this.dad4 = {
+      probes: DAD4_PROBES, intervalMs: DAD4_PROBE_INTERVAL_MS, maxDelayMs: DAD4_MAX_DELAY_MS, waitMs: DAD4_WAIT_MS,
+      random: Math.random, ...dad4,
+    };
+  }
 
   /**
    * Starts (or restarts) the series for an IPv4 or IPv6 address now bound to
-   * `mac`. `initial` (an initial bind) runs DAD first for an IPv6 address.
+   * `mac`. `initial` (an initial bind) runs DAD first.
    */
   announce(address: string, mac: Uint8Array, now = this.clock(), initial = false): void {
     const v6 = address.includes(':');
     const cur = this.series.get(address);
-    if (v6 && !initial && cur && cur.dadUntil > 0) { cur.mac = mac.slice(0, 6); return; }
-    if (v6 && !initial && this.duplicates.has(address)) return;
-    const dad = v6 && initial;
-    if (dad) this.duplicates.delete(address);
+    if (!initial && cur?.dad) { cur.mac = mac.slice(0, 6); return; }
+    if (!initial && this.duplicates.has(address)) return;
+    if (initial) this.duplicates.delete(address);
     const s: Series = {
       address, family: v6 ? 6 : 4, ip: v6 ? 0 : parseIpv4(address), ip6: v6 ? parseIpv6(address) : null,
       mac: mac.slice(0, 6), left: v6 ? this.count6 : this.count, nextAt: now,
-      dadUntil: 0, dupMac: null, probeDue: false, nonceHex: '', nonce: null,
+      dad: initial, probes: 0, probeAt: now, dadUntil: 0, listening: !initial, dupMac: null, nonceHex: '', nonce: null,
     };
     this.expecting.delete(address);
-    if (dad) {
-      // Claims heard before the probe are not answers to it.
-      this.series.delete(address);
-      s.dadUntil = s.nextAt = now + this.dadMs;
-      s.probeDue = true;
-      s.nonce = randomFillSync(new Uint8Array(ND_NONCE_LEN));
-      s.nonceHex = Buffer.from(s.nonce).toString('hex');
-      if (!this.held) { this.sink.drainConflicts?.(); this.sendDadProbe(s); }
+    if (initial) {
+      s.probes = v6 ? 1 : this.dad4.probes;
+      if (v6) {
+        s.nonce = randomFillSync(new Uint8Array(ND_NONCE_LEN));
+        s.nonceHex = Buffer.from(s.nonce).toString('hex');
+      }
     }
     this.series.set(address, s);
-    if (!this.held) this.tick(now);
+    if (this.held) return;
+    if (initial) this.startDad([s], now);
+    this.tick(now);
   }
 
   /** Marks an address tentative ahead of its announce() with `initial` (so tables published first leave it unbound). */
   expectDad(address: string): void {
-    if (address.includes(':')) this.expecting.add(address);
+    this.expecting.add(address);
   }
 
   /**
@@ -132,18 +181,27 @@ export class Announcer {
     this.held = true;
   }
 
-  /** Sends the held DAD probes (their windows start now) and the held announcements. */
+  /** Starts the held DAD runs (their probes and windows count from now) and sends the held announcements. */
   release(now = this.clock()): void {
     if (!this.held) return;
     this.held = false;
-    let drained = false;
-    for (const s of this.series.values()) {
-      if (!s.probeDue) continue;
-      if (!drained) { this.sink.drainConflicts?.(); drained = true; }
-      s.dadUntil = s.nextAt = now + this.dadMs;
-      this.sendDadProbe(s);
-    }
+    const waiting = [...this.series.values()].filter((s) => s.dad && !s.listening);
+    if (waiting.length > 0) this.startDad(waiting, now);
     this.tick(now);
+  }
+
+  /**
+   * DAD of these series starts: what the conflict ring holds now is older
+   * than them (not an answer to their probes); from here on reports count.
+   * The first IPv4 probe waits a random delay (reference §9.3), an IPv6 probe
+   * goes at once.
+   */
+  private startDad(list: Series[], now: number): void {
+    this.sink.drainConflicts?.();
+    for (const s of list) {
+      s.listening = true;
+      s.probeAt = now + (s.family === 4 ? Math.floor(this.dad4.random() * this.dad4.maxDelayMs) : 0);
+    }
   }
 
   /**
@@ -152,13 +210,22 @@ export class Announcer {
    * while its DAD runs, unless the probe carries this run's own nonce.
    */
   conflict(address: string, mac: string, dadNonce?: string | null): void {
-    if (!address.includes(':')) return;
-    const ip6 = parseIpv6(address);
-    for (const s of this.series.values()) {
-      if (s.dadUntil === 0 || s.dupMac !== null || s.ip6 === null || !s.ip6.every((v, i) => v === ip6[i])) continue;
-      if (dadNonce !== undefined && dadNonce !== null && dadNonce === s.nonceHex) continue;
-      s.dupMac = mac;
+    const s = this.series.get(address) ?? this.findSeries(address);
+    if (!s || !s.dad || !s.listening || s.dupMac !== null) return;
+    if (dadNonce !== undefined && dadNonce !== null && dadNonce === s.nonceHex) return;
+    s.dupMac = mac;
+  }
+
+  /** The series of an address written another way (IPv6 text has several forms), or undefined. */
+  private findSeries(address: string): Series | undefined {
+    if (address.includes(':')) {
+      const ip6 = parseIpv6(address);
+      for (const s of this.series.values()) if (s.ip6 !== null && s.ip6.every((v, i) => v === ip6[i])) return s;
+      return undefined;
     }
+    const ip = parseIpv4(address);
+    for (const s of this.series.values()) if (s.ip6 === null && s.ip === ip) return s;
+    return undefined;
   }
 
   /** The MAC of the node that holds an address found duplicate by DAD, or null when it is not one. */
@@ -168,7 +235,12 @@ export class Announcer {
 
   /** True while DAD of the address runs, or after it found a duplicate. */
   tentative(address: string): boolean {
-    return this.expecting.has(address) || (this.series.get(address)?.dadUntil ?? 0) > 0 || this.duplicates.has(address);
+    return this.probing(address) || this.duplicates.has(address);
+  }
+
+  /** True while DAD of the address runs (or is about to). */
+  probing(address: string): boolean {
+    return this.expecting.has(address) || (this.series.get(address)?.dad ?? false);
   }
 
   /** Stops the series of an address that was unbound. */
@@ -194,9 +266,18 @@ export class Announcer {
     let next = Infinity;
     let drained = false;
     for (const s of this.series.values()) {
-      if (s.dadUntil > 0 && s.dadUntil <= now) {
-        if (!drained) { this.sink.drainConflicts?.(); drained = true; }
-        s.dadUntil = 0;
+      if (s.dad) {
+        if (!s.listening) continue;
+        if (s.dupMac === null && s.probes > 0 && s.probeAt <= now) {
+          this.sendProbe(s);
+          s.probes--;
+          if (s.probes > 0) s.probeAt = now + this.dad4.intervalMs;
+          else s.dadUntil = now + (s.family === 6 ? this.dadMs : this.dad4.waitMs);
+        }
+        const closes = s.dupMac !== null || (s.probes === 0 && s.dadUntil <= now);
+        if (closes && !drained && s.dupMac === null) { this.sink.drainConflicts?.(); drained = true; }
+        if (!closes) { next = Math.min(next, s.probes > 0 ? s.probeAt : s.dadUntil); continue; }
+        s.dad = false;
         if (s.dupMac !== null) {
           this.series.delete(s.address);
           this.duplicates.set(s.address, s.dupMac);
@@ -204,8 +285,9 @@ export class Announcer {
           continue;
         }
         this.sink.onDad?.(s.address, false, null);
+        s.nextAt = now;
       }
-      if (s.dadUntil === 0 && s.nextAt <= now) {
+      if (s.nextAt <= now) {
         this.sendOne(s);
         s.left--;
         s.nextAt = now + (s.family === 6 ? this.interval6Ms : this.intervalMs);
@@ -235,15 +317,29 @@ export class Announcer {
     }
   }
 
-  /** DAD probe for s: NS from :: to the solicited-node group, no source link-layer option, s's nonce. */
-  private sendDadProbe(s: Series): void {
+  /**
+   * One DAD probe for s. IPv6: NS from :: to the solicited-node group through
+   * the nominee, no source link-layer option, s's nonce. IPv4: ARP probe from
+   * the bound NIC (RFC 5227 §2.1.1).
+   */
+  private sendProbe(s: Series): void {
+    if (s.ip6 === null) { this.sendArpProbe(s); return; }
     const nom = this.sink.nominee();
-    if (!nom || s.ip6 === null || s.nonce === null) return;
-    s.probeDue = false;
+    if (!nom || s.nonce === null) return;
     const f = this.frame6;
     f.fill(0, 0, VNET_LEN);
     const n = writeDadSolicit(f, VNET_LEN, nom.mac, 0, s.ip6, 0, s.nonce, 0);
     if (this.sink.send(nom.fd, f.subarray(0, VNET_LEN + n)) >= 0) this.dadProbes++;
+  }
+
+  private sendArpProbe(s: Series): void {
+    const nic = this.sink.bound ? this.sink.bound(s.address) : this.sink.nominee();
+    if (!nic) return;
+    const f = this.frame;
+    f.fill(0, 0, VNET_LEN);
+    writeEthHeader(f, VNET_LEN, BROADCAST_MAC, 0, nic.mac, 0, ETHERTYPE_ARP);
+    writeArpBody(f, VNET_LEN + 14, ARP_OP_REQUEST, s.mac, 0, 0, ZERO_MAC, 0, s.ip);
+    if (this.sink.send(nic.fd, f) >= 0) this.dadProbes++;
   }
 
   /** Unsolicited NA for s: target option = the bound MAC, Ethernet source = the nominee's MAC. */

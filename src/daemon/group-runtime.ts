@@ -12,7 +12,7 @@ import { Rtnetlink, type LinkInfo, type RouteInfo } from '../io/rtnetlink.js';
 import { IFA_F_DEPRECATED, LIFETIME_FOREVER } from '../io/rtnetlink-codec.js';
 import { GroupController, type Effects } from '../control/controller.js';
 import { EventKind, type GroupEvent } from '../control/group.js';
-import { TablesWriter, AF_TEST, MAX_ADDRS, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
+import { TablesWriter, AF_TENTATIVE, AF_TEST, MAX_ADDRS, NO_NIC, type AddrEntry, type RouteEntry } from '../tables/shared-tables.js';
 import { Announcer } from './announcer.js';
 import { Forwarding } from './forwarding.js';
 import { HostIsolation, removeStateFile, statePath } from './host-isolation.js';
@@ -118,6 +118,11 @@ export class GroupRuntime {
     this.announcer = new Announcer({
       nominee: () => {
         const slot = this.controller.binding.nominee;
+        const nic = slot === null ? undefined : this.nics.bySlot(slot);
+        return nic && nic.fd >= 0 && nic.mac ? { fd: nic.fd, mac: nic.mac } : null;
+      },
+      bound: (address) => {
+        const slot = this.controller.binding.bindingOf(address);
         const nic = slot === null ? undefined : this.nics.bySlot(slot);
         return nic && nic.fd >= 0 && nic.mac ? { fd: nic.fd, mac: nic.mac } : null;
       },
@@ -303,7 +308,8 @@ export class GroupRuntime {
       w.setAddresses([...this.addresses.map((a): AddrEntry => {
         // A tentative (DAD running) or duplicate address is unbound for the data plane.
         const bound = this.announcer.tentative(a.address) ? null : c.binding.bindingOf(a.address);
-        return { family: a.family, ip: ipBytes(a.family, a.address), plen: a.prefixlen, bound: bound ?? NO_NIC };
+        const flags = this.announcer.probing(a.address) ? AF_TENTATIVE : 0;
+        return { family: a.family, ip: ipBytes(a.family, a.address), plen: a.prefixlen, bound: bound ?? NO_NIC, flags };
       }), ...this.testAddressEntries().slice(0, Math.max(0, MAX_ADDRS - this.addresses.length))]);
     });
     this.syncNdMembership();
@@ -494,10 +500,25 @@ export class GroupRuntime {
     poll(100);
   }
 
-  /** A conflict the RX path reported: claims on data addresses and DAD probes feed duplicate address detection. */
+  /**
+   * A conflict the RX path reported: claims on data addresses and DAD probes feed duplicate
+   * address detection, unless they come from one of this host's own interfaces (RFC 5227
+   * §2.1.1: "any of the host's interfaces"), e.g. a NIC outside the group whose kernel answers
+   * ARP for the host's addresses.
+   */
   private onConflict(r: ConflictReport): void {
+    if ((r.kind === 'data' || r.kind === 'dad') && this.isHostMac(r.mac)) return;
     if (r.kind === 'data') this.announcer.conflict(r.address, r.mac);
     else if (r.kind === 'dad') this.announcer.conflict(r.address, r.mac, r.nonce ?? null);
+  }
+
+  /** True when `mac` (aa:bb:…) is the address of one of this host's interfaces. */
+  private isHostMac(mac: string): boolean {
+    try {
+      return this.rtnl.getLinks().some((l) => l.mac !== null && macString(l.mac) === mac);
+    } catch {
+      return false;
+    }
   }
 
   snapshot(): Snapshot {

@@ -12,11 +12,14 @@
  * interval (RFC 5227 §2.4 (c) defends at most once per 10 s), and at most
  * REPORT_BURST reports in a burst overall. The claim itself is never learnt.
  *
- * Another node's DAD probe (NS from ::) for a data address we hold tentative
- * is not a claim to defend: it means both nodes are trying the address
- * (RFC 4862 §5.4.3), so it is reported (kind CK_DAD, with the probe's nonce)
- * for the control plane's duplicate address detection, under the same limits.
- * No allocation.
+ * Another node's DAD probe (IPv6: NS from ::; IPv4: ARP probe, sender IP
+ * 0.0.0.0) for a data address we hold tentative is not a claim to defend: it
+ * means both nodes are trying the address (RFC 4862 §5.4.3, RFC 5227
+ * §2.1.1), so it is reported (kind CK_DAD, with an IPv6 probe's nonce) for the
+ * control plane's duplicate address detection. Reports on an address under
+ * DAD (probes, and claims that may answer our own probes) are keyed apart and
+ * limited to one per DAD_REPORT_INTERVAL_MS, so a claim reported shortly
+ * before DAD started cannot hide the answer to its probes. No allocation.
  */
 import { VNET_LEN } from './layout.js';
 import { TableReader } from './table-reader.js';
@@ -42,8 +45,9 @@ const GUARD_SLOTS = 64;
 const REPORT_BURST = 8;
 const REPORT_RATE = 1;
 const WRAP = 0x7fffffff;
-/** Family bit that keys DAD probe reports apart from claims. */
+/** Family bits that key DAD probe reports, and claims on tentative addresses, apart from other claims. */
 const DAD_KEY = 0x80;
+const TENTATIVE_KEY = 0x40;
 
 export class ConflictGuard {
   private readonly keys = new Uint8Array(GUARD_SLOTS * 16);
@@ -64,12 +68,15 @@ export class ConflictGuard {
    * A claim heard on NIC `nic` on the address (4 or 16 bytes at b[addrOff]) by
    * the MAC at b[macOff]. `owner` is the NIC slot whose MAC the address has
    * (the bound NIC of a data address, the NIC of a test address; NO_NIC when
-   * unbound); `kind` is CK_DATA or CK_TEST.
+   * unbound); `kind` is CK_DATA or CK_TEST; `tentative`: a data address under DAD.
    */
   claim(family: 4 | 6, b: Uint8Array, addrOff: number, macOff: number, nic: number, kind: number, owner: number,
-    now: number): void {
+    now: number, tentative = false): void {
     this.counters.drop(D.conflict);
-    if (!this.firstInInterval(family, b, addrOff, now, CONFLICT_INTERVAL_MS)) return;
+    const first = tentative
+      ? this.firstInInterval(family | TENTATIVE_KEY, b, addrOff, now, DAD_REPORT_INTERVAL_MS)
+      : this.firstInInterval(family, b, addrOff, now, CONFLICT_INTERVAL_MS);
+    if (!first) return;
     const defended = owner !== NO_NIC && this.defend(family, b, addrOff, kind, owner);
     this.ring?.write(family, b, addrOff, b, macOff, nic, kind, defended);
   }
@@ -77,18 +84,19 @@ export class ConflictGuard {
   /**
    * Another node's DAD probe for the tentative data address at b[addrOff], sent
    * from the MAC at b[macOff]; `nonceOff` is the offset of its nonce bytes, or
-   * negative when it carried none. Counted as a conflict and reported, never defended.
+   * negative when it carried none (always for IPv4). Counted as a conflict and
+   * reported, never defended.
    */
-  dadProbe(b: Uint8Array, addrOff: number, macOff: number, nonceOff: number, nic: number, now: number): void {
+  dadProbe(family: 4 | 6, b: Uint8Array, addrOff: number, macOff: number, nonceOff: number, nic: number, now: number): void {
     this.counters.drop(D.conflict);
     // Keyed apart from claims on the same address, so a claim cannot hide a probe.
-    if (!this.firstInInterval(6 | DAD_KEY, b, addrOff, now, DAD_REPORT_INTERVAL_MS)) return;
-    this.ring?.write(6, b, addrOff, b, macOff, nic, CK_DAD, false, nonceOff >= 0 ? b : null, Math.max(0, nonceOff));
+    if (!this.firstInInterval(family | DAD_KEY, b, addrOff, now, DAD_REPORT_INTERVAL_MS)) return;
+    this.ring?.write(family, b, addrOff, b, macOff, nic, CK_DAD, false, nonceOff >= 0 ? b : null, Math.max(0, nonceOff));
   }
 
   /** True (and remembered) when this address was not claimed within the interval and the overall budget allows. */
   private firstInInterval(family: number, b: Uint8Array, off: number, now: number, intervalMs: number): boolean {
-    const n = (family & 0x7f) === 4 ? 4 : 16;
+    const n = (family & 0x3f) === 4 ? 4 : 16;
     let h = 0x811c9dc5 ^ family;
     for (let i = 0; i < n; i++) { h ^= b[off + i]; h = Math.imul(h, 0x01000193); }
     const s = ((h ^ (h >>> 15)) >>> 0) % GUARD_SLOTS;

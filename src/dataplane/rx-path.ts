@@ -31,7 +31,7 @@ import { LOOKUP_MISS, NeighbourTable, coarseNowMs } from '../tables/neighbours.j
 import { H_ACK_RX, MAX_NICS, NO_NIC, TablesView } from '../tables/shared-tables.js';
 import type { PacketPort, TunPort } from '../io/ports.js';
 import {
-  ARP_OP_REPLY, ARP_OP_REQUEST, ARP_SHA, ARP_SPA, arpOp, arpSpa, arpTpa, validateArp, writeArpReplyInPlace,
+  ARP_OP_REPLY, ARP_OP_REQUEST, ARP_SHA, ARP_SPA, ARP_TPA, arpOp, arpSpa, arpTpa, validateArp, writeArpReplyInPlace,
 } from '../wire/arp.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, isUnicastMac,
@@ -188,7 +188,9 @@ export class RxPath {
 
   /**
    * ARP. A claim on one of our addresses by a foreign MAC goes to the conflict
-   * guard. Otherwise, for an on-link sender within its budget: learn it when it
+   * guard, and so does another node's ARP probe (sender IP 0.0.0.0) for a data
+   * address we hold unbound (under duplicate address detection, RFC 5227
+   * §2.1.1); an unbound address is never answered for. Otherwise, for an on-link sender within its budget: learn it when it
    * asks for a data address or answers us (unicast), refresh it when it
    * announces itself (gratuitous ARP or broadcast reply) and we know it, and
    * answer requests for bound data addresses with the bound NIC's MAC.
@@ -208,12 +210,17 @@ export class RxPath {
         // Our own announcements carry one of our MACs; anything else claims the address.
         if (!this.isOwnMac(b, arp + ARP_SHA)) {
           this.guard.claim(4, b, arp + ARP_SPA, arp + ARP_SHA, nic, own >= 0 ? CK_DATA : CK_TEST,
-            own >= 0 ? t.addr4Bound[own] : t.test4Nic[test], now);
+            own >= 0 ? t.addr4Bound[own] : t.test4Nic[test], now, own >= 0 && t.addr4Tentative[own] === 1);
         }
         return;
       }
     }
     const target = t.findAddr4(tpa);
+    if (spa === 0 && op === ARP_OP_REQUEST && target >= 0 && t.addr4Bound[target] === NO_NIC) {
+      // Our own probes come back with one of our MACs.
+      if (!this.isOwnMac(b, arp + ARP_SHA)) this.guard.dadProbe(4, b, arp + ARP_TPA, arp + ARP_SHA, -1, nic, now);
+      return;
+    }
     const answer = op === ARP_OP_REQUEST && target >= 0 && t.addr4Bound[target] !== NO_NIC;
     const replyToUs = op === ARP_OP_REPLY && !group;
     let learn = spa !== 0 && ((op === ARP_OP_REQUEST && target >= 0) || replyToUs);

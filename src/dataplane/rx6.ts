@@ -121,7 +121,8 @@ export class Rx6 {
     const test = a < 0 ? t.findTest6(b, addr) : -1;
     if (a < 0 && test < 0) return false;
     if (!this.isOwnMac(b, mac)) {
-      this.guard.claim(6, b, addr, mac, nic, a >= 0 ? CK_DATA : CK_TEST, a >= 0 ? t.addr6Bound[a] : t.test6Nic[test], now);
+      this.guard.claim(6, b, addr, mac, nic, a >= 0 ? CK_DATA : CK_TEST, a >= 0 ? t.addr6Bound[a] : t.test6Nic[test], now,
+        a >= 0 && t.addr6Tentative[a] === 1);
     }
     return true;
   }
@@ -161,7 +162,7 @@ export class Rx6 {
       // Our own probe looped back through the switch is nobody else's.
       if (this.isOwnMac(b, sll)) return;
       // Another node's probe for an address we hold tentative: both try it (RFC 4862 §5.4.3).
-      if (bound === NO_NIC) { this.guard.dadProbe(b, target, sll, ndFindNonce(b, icmp, icmpLen), nic, now); return; }
+      if (bound === NO_NIC) { this.guard.dadProbe(6, b, target, sll, ndFindNonce(b, icmp, icmpLen), nic, now); return; }
     }
     const learn = !dad && hasSll;
     if (bound === NO_NIC && !learn) return;

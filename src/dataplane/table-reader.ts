@@ -6,7 +6,7 @@
  * NIC's socket is no longer in use). No allocation after construction.
  */
 import {
-  A_BOUND, A_FAMILY, A_FLAGS, A_IP, A_PLEN, ADDR_SIZE, AF_TEST, F_CARRIER, H_ADDRS, H_FLAGS, H_GEN, H_NICS, H_NOMINEE,
+  A_BOUND, A_FAMILY, A_FLAGS, A_IP, A_PLEN, ADDR_SIZE, AF_TENTATIVE, AF_TEST, F_CARRIER, H_ADDRS, H_FLAGS, H_GEN, H_NICS, H_NOMINEE,
   H_ROUTES, H_SEQ, MAX_ADDRS, MAX_NICS, MAX_ROUTES, NBUCKETS, NF_ACTIVE, NF_PRESENT, NIC_FD, NIC_FLAGS,
   NIC_IFINDEX, NIC_MAC, NIC_MTU, NIC_SIZE, NO_NIC, OFF_ADDRS, OFF_BUCKETS, OFF_NICS, OFF_ROUTES, R_DST,
   R_FAMILY, R_GW, R_HASGW, R_PLEN, ROUTE_SIZE, TablesView,
@@ -34,11 +34,14 @@ export class TableReader {
   readonly addr4 = new Uint32Array(MAX_ADDRS);
   readonly addr4Mask = new Uint32Array(MAX_ADDRS);
   readonly addr4Bound = new Uint8Array(MAX_ADDRS);
+  /** 1 while duplicate address detection of the address runs (AF_TENTATIVE). */
+  readonly addr4Tentative = new Uint8Array(MAX_ADDRS);
   /** IPv6 data addresses: 4 words each. */
   addr6Count = 0;
   readonly addr6 = new Uint32Array(MAX_ADDRS * 4);
   readonly addr6Plen = new Uint8Array(MAX_ADDRS);
   readonly addr6Bound = new Uint8Array(MAX_ADDRS);
+  readonly addr6Tentative = new Uint8Array(MAX_ADDRS);
   /** Test addresses and the NIC slot holding each: IPv4 as numbers, IPv6 as 4 words. */
   test4Count = 0;
   readonly test4 = new Uint32Array(MAX_ADDRS);
@@ -128,6 +131,7 @@ export class TableReader {
         this.addr4[n4] = dv.getUint32(base + A_IP, false);
         this.addr4Mask[n4] = plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
         this.addr4Bound[n4] = b[base + A_BOUND];
+        this.addr4Tentative[n4] = (b[base + A_FLAGS] & AF_TENTATIVE) !== 0 ? 1 : 0;
         n4++;
       } else if (b[base + A_FAMILY] === 6) {
         if (test) {
@@ -138,6 +142,7 @@ export class TableReader {
         for (let w = 0; w < 4; w++) this.addr6[n6 * 4 + w] = dv.getUint32(base + A_IP + w * 4, false);
         this.addr6Plen[n6] = plen;
         this.addr6Bound[n6] = b[base + A_BOUND];
+        this.addr6Tentative[n6] = (b[base + A_FLAGS] & AF_TENTATIVE) !== 0 ? 1 : 0;
         n6++;
       }
     }

@@ -56,6 +56,8 @@ export const OFF_ADDRS = OFF_NICS + MAX_NICS * NIC_SIZE;
  * Address: family u8 @0 (4|6), plen u8 @1, bound slot u8 @2 (NO_NIC = unbound), flags u8 @3, ip[16] @4.
  * A test address (flag AF_TEST) is held by the NIC in `bound`; the data plane never answers or
  * delivers for it, but keeps foreign claims on it out of the neighbour table and reports them.
+ * A data address under duplicate address detection (flag AF_TENTATIVE, unbound) has every claim
+ * on it reported, at most once per DAD_REPORT_INTERVAL_MS, as a possible answer to our probes.
  */
 export const ADDR_SIZE = 20;
 export const A_FAMILY = 0;
@@ -65,6 +67,7 @@ export const A_FLAGS = 3;
 export const A_IP = 4;
 /** Address flag bits. */
 export const AF_TEST = 1;
+export const AF_TENTATIVE = 2;
 
 export const OFF_ROUTES = OFF_ADDRS + MAX_ADDRS * ADDR_SIZE;
 /** Route: family u8 @0, plen u8 @1, hasGw u8 @2, pad, metric u32 @4, dst[16] @8, gw[16] @24. */
@@ -94,7 +97,7 @@ export interface AddrEntry {
   ip: Uint8Array;
   plen: number;
   bound: number;
-  /** AF_TEST for a NIC's test address; data addresses leave it out. */
+  /** AF_TEST for a NIC's test address; AF_TENTATIVE for a data address under duplicate address detection. */
   flags?: number;
 }
 
