@@ -29,9 +29,9 @@
  * trying the address; an IPv6 probe with our nonce is our own, looped back).
  * Once a claim is known no further probe goes out; a duplicate is reported
  * once and never announced. The conflict ring is drained when the series
- * starts (what it held is older than the series and not an answer to it) and
- * again when the window closes, so the daemon's periodic polling cannot move
- * a claim out of the window. While an address is tentative or duplicate,
+ * starts (what it held is older than the series and not an answer to it),
+ * before each probe, and when the window closes, so the daemon's periodic
+ * polling cannot move a claim out of the window. While an address is tentative or duplicate,
  * `tentative()` is true and the data plane treats it as unbound (no answers,
  * no defence, never an ARP/NS sender).
  * A newer move of the same address cancels the rest of the older series (a
@@ -268,6 +268,8 @@ export class Announcer {
     for (const s of this.series.values()) {
       if (s.dad) {
         if (!s.listening) continue;
+        // Reports are read before each probe, so an answer to the previous one stops the series.
+        if (s.dupMac === null && s.probes > 0 && s.probeAt <= now && !drained) { this.sink.drainConflicts?.(); drained = true; }
         if (s.dupMac === null && s.probes > 0 && s.probeAt <= now) {
           this.sendProbe(s);
           s.probes--;

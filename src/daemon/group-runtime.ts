@@ -365,34 +365,38 @@ export class GroupRuntime {
     this.rtnl.setMtu(this.tunIfindex, Math.max(TUN_MIN_MTU, Math.min(...mtus)));
   }
 
-  /** The IPv6 data addresses the TUN holds deprecated (preferred lifetime 0). */
+  /** The data addresses the TUN holds deprecated (preferred lifetime 0). */
   private deprecatedOnTun(): Set<string> {
     const out = new Set<string>();
     try {
-      for (const a of this.rtnl.getAddrs(6)) {
+      for (const a of this.rtnl.getAddrs()) {
         if (a.ifindex === this.tunIfindex && (a.flags & IFA_F_DEPRECATED) !== 0 && this.addresses.some((x) => x.address === a.address)) out.add(a.address);
       }
     } catch (e) {
-      this.log('err', `${this.cfg.ifname}: cannot read its IPv6 addresses: ${(e as Error).message}`);
+      this.log('err', `${this.cfg.ifname}: cannot read its addresses: ${(e as Error).message}`);
     }
     return out;
   }
 
   /**
-   * An IPv6 data address found duplicate is deprecated on the TUN (preferred lifetime 0, valid
-   * forever): it stays assigned, but the host no longer picks it as the source of new
-   * connections, as Solaris keeps an IFF_DUPLICATE address down. One that passes DAD while
-   * deprecated (re-created over a kept address, or after a restart) gets its lifetimes back.
+   * A data address found duplicate is deprecated on the TUN (preferred lifetime 0, valid
+   * forever): it stays assigned, as Solaris keeps an IFF_DUPLICATE address down, and the mark
+   * in the kernel makes an in-place upgrade or a restart check it again rather than take it
+   * over as usable. For IPv6 the host also no longer picks it as the source of new
+   * connections; the kernel's IPv4 source selection ignores the mark. One that passes DAD
+   * while deprecated (re-created over a kept address, or after a restart) gets its lifetimes back.
    */
   private setPreferred(address: string, preferred: boolean): void {
-    const a = this.addresses.find((x) => x.family === 6 && x.address === address);
+    const a = this.addresses.find((x) => x.address === address);
     if (!a || this.tunIfindex <= 0) return;
     if (preferred && !this.deprecatedOnTun().has(address)) return;
     try {
-      this.rtnl.setAddrLifetimes(this.tunIfindex, 6, a.address, a.prefixlen, preferred ? LIFETIME_FOREVER : 0, LIFETIME_FOREVER, { nodad: true });
+      this.rtnl.setAddrLifetimes(this.tunIfindex, a.family, a.address, a.prefixlen, preferred ? LIFETIME_FOREVER : 0, LIFETIME_FOREVER,
+        { nodad: a.family === 6 });
+      const effect = a.family === 6 ? 'not used as a source address' : 'marked duplicate; IPv4 source selection does not skip it';
       this.log(preferred ? 'info' : 'err', preferred
         ? `${address} is preferred again on ${this.cfg.ifname}`
-        : `${address} deprecated on ${this.cfg.ifname} (preferred lifetime 0): not used as a source address`);
+        : `${address} deprecated on ${this.cfg.ifname} (preferred lifetime 0): ${effect}`);
     } catch (e) {
       this.log('err', `${address}: cannot ${preferred ? 'restore the lifetimes' : 'deprecate it'} on ${this.cfg.ifname}: ${(e as Error).message}`);
     }

@@ -6,7 +6,10 @@
 // address is announced and reachable; once the peer lets go, deleting and re-creating the
 // address runs the probes again and it is announced and reachable. A peer probing for the same
 // address during ipmpd's probes (simultaneous DAD, test/netns/helpers/dad-peer.ts) makes it a
-// duplicate too. The host's own kernel answering the probes through a NIC outside the group
+// duplicate too. A duplicate is deprecated on the TUN (preferred lifetime 0; the kernel's IPv4
+// source selection ignores it, but the mark survives): after SIGUSR2 the probes run again and it
+// is still a duplicate, never announced; once the peer lets go, a restart makes it usable again.
+// The host's own kernel answering the probes through a NIC outside the group
 // (ARP answers for any local address on any interface) is not another node: the address passes.
 //
 // The TUN gets a name unique to this process: the daemon's recovery state under /run/ipmp is
@@ -17,6 +20,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execIn, hostNs, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { withLab } from '../../src/lab/fixture.js';
 import { REPO, snapshot, startDaemon, type RunningDaemon, withLog } from './helpers/daemon.js';
 import { tcpdump, type Tcpdump } from './helpers/tcpdump.js';
@@ -257,5 +261,72 @@ describe('IPv4 duplicate address detection', { skip }, () => {
         cap.stop();
       }
     });
+  });
+
+  it('a duplicate is deprecated on the TUN and checked again after SIGUSR2; once the peer lets go, a restart makes it usable', async () => {
+    try {
+      await withLab({ nics: 2 }, async (lab) => {
+        const p = lab.prefix;
+        const peer = await macOf(peerNs(p), 'eth0');
+        await execIn(peerNs(p), ['ip', 'addr', 'add', `${DUP}/24`, 'dev', 'eth0']);
+        const cap = new Capture(p);
+        const daemons: RunningDaemon[] = [];
+        const deprecated = async (addr: string): Promise<boolean> => {
+          const j = JSON.parse((await execIn(hostNs(p), ['ip', '-j', '-4', 'addr', 'show', 'dev', TUN])).stdout) as
+            { addr_info: { local: string; deprecated?: boolean }[] }[];
+          return j[0]?.addr_info.find((x) => x.local === addr)?.deprecated === true;
+        };
+        const garps = (): Arp[] => cap.seen.filter((x) => x.kind === 'garp' && x.target === DUP && x.src !== peer);
+        const probes = (): number => cap.seen.filter((x) => x.kind === 'probe' && x.target === DUP && x.src !== peer).length;
+        try {
+          await cap.ready;
+          let d = await startDaemon(p, config([CLEAN, DUP]));
+          daemons.push(d);
+          await withCapture(d, cap, async () => {
+            await waitFor('the duplicate logged', async () => (d.log().match(dupLine(peer))?.length ?? 0) === 1, 15_000, 50);
+            await waitFor('the duplicate deprecated', () => deprecated(DUP), 5_000, 50);
+            assert.match(d.log(), new RegExp(`${DUP.replace(/\./g, '\\.')} deprecated on ${TUN} \\(preferred lifetime 0\\): marked duplicate`));
+            assert.equal(await deprecated(CLEAN), false);
+
+            // In-place upgrade: the address is taken over, but deprecated in the kernel, so the probes run again.
+            const from = d.log().length;
+            const before = probes();
+            const seenAtUpgrade = cap.seen.length;
+            process.kill(d.pid, 'SIGUSR2');
+            await d.waitLog(/ipmpd: ready \([^)]*upgraded in place/, 30_000, from);
+            await waitFor('the duplicate logged again', async () => (d.log().match(dupLine(peer))?.length ?? 0) === 2, 15_000, 50);
+            assert.match(d.log().slice(from), new RegExp(`${DUP.replace(/\./g, '\\.')} is deprecated on ${TUN} \\(a duplicate before the upgrade\\)`));
+            assert.ok(probes() > before && probes() <= before + 3, `probes again (${probes() - before}), stopping at the answer`);
+            assert.equal(await deprecated(DUP), true);
+            // The taken-over clean address is announced again on the same timer: two of its
+            // gratuitous ARPs bound the time one for the duplicate would have shown up.
+            await waitFor(`two gratuitous ARPs for ${CLEAN} after the upgrade`,
+              async () => cap.seen.slice(seenAtUpgrade).filter((x) => x.kind === 'garp' && x.target === CLEAN).length >= 2, 15_000, 50);
+            assert.deepEqual(garps().map((x) => x.line), [], `no gratuitous ARP for ${DUP}`);
+          });
+
+          // The peer lets go; after kill -9 and a new start the probes pass and the mark is removed.
+          await execIn(peerNs(p), ['ip', 'addr', 'del', `${DUP}/24`, 'dev', 'eth0']);
+          await d.kill9();
+          d = await startDaemon(p, config([CLEAN, DUP]));
+          daemons.push(d);
+          await withCapture(d, cap, async () => {
+            await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP.replace(/\./g, '\\.')}: duplicate address detection passed`).test(d.log()), 15_000, 50);
+            assert.match(d.log(), new RegExp(`${DUP.replace(/\./g, '\\.')} is preferred again on ${TUN}`));
+            assert.equal(await deprecated(DUP), false);
+            await waitFor(`a gratuitous ARP for ${DUP}`, async () => garps().length >= 1, 10_000, 50);
+            await waitFor(`${DUP} answering the peer`, () => peerPings(p, DUP), 10_000, 100);
+          });
+          await d.stop();
+        } finally {
+          for (const x of daemons) if (x.alive()) await x.kill9();
+          cap.stop();
+        }
+      });
+    } finally {
+      for (const f of existsSync('/run/ipmp') ? readdirSync('/run/ipmp') : []) {
+        if (f.startsWith(`${TUN}.`) && f.endsWith('.json')) rmSync(`/run/ipmp/${f}`, { force: true });
+      }
+    }
   });
 });

@@ -141,6 +141,21 @@ test('a claim in the window makes the address a duplicate: no further probe, no 
   a.stop();
 });
 
+test('the ring is read before each probe: an answer to the first one stops the series at the second one\'s time', (t) => {
+  const { a, frames, dads, pendingClaims, bound } = rig(t, 0);
+  bound.set(ADDR, NIC_B);
+  const t0 = Date.now();
+  a.announce(ADDR, NIC_B.mac, t0, true);
+  advance(t, 5);
+  pendingClaims.push({ address: ADDR, mac: PEER });
+  advance(t, DAD4_PROBE_INTERVAL_MS - 6);
+  assert.equal(dads.length, 0);
+  advance(t, 1);
+  assert.deepEqual(dads, [{ address: ADDR, duplicate: true, mac: PEER }]);
+  assert.deepEqual(frames.filter((x) => isProbe(x.f)).map((x) => x.at - t0), [0]);
+  a.stop();
+});
+
 test('a claim still in the ring when the window closes counts; another node\'s simultaneous probe counts too', (t) => {
   const { a, dads, pendingClaims, bound } = rig(t, 0);
   bound.set(ADDR, NIC_B);
