@@ -104,11 +104,40 @@ static napi_value str_error(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/*
+ * socketPair(bufBytes) -> [fd, fd]
+ * A connected pair of non-blocking AF_UNIX SOCK_SEQPACKET sockets (message boundaries kept, so
+ * a read returns one packet as a TUN or packet socket does), with bufBytes of send and receive
+ * buffer each (0: the defaults). Used to run the forwarding paths over local sockets.
+ */
+static napi_value socket_pair(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t buf;
+  CHECK(ipmp_args(env, info, 1, argv));
+  CHECK(ipmp_arg_int32(env, argv[0], "socketPair", "bufBytes", &buf));
+  if (buf < 0) return ipmp_throw_range(env, "socketPair: bufBytes must not be negative");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+    return ipmp_throw_errno(env, "socketPair", errno);
+  for (int i = 0; buf > 0 && i < 2; i++) {
+    setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  }
+  napi_value arr, a, b;
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &arr));
+  NAPI_CALL(env, napi_create_int32(env, sv[0], &a));
+  NAPI_CALL(env, napi_create_int32(env, sv[1], &b));
+  NAPI_CALL(env, napi_set_element(env, arr, 0, a));
+  NAPI_CALL(env, napi_set_element(env, arr, 1, b));
+  return arr;
+}
+
 bool ipmp_register_misc(napi_env env, napi_value exports) {
   return ipmp_export(env, exports, "close", do_close) && ipmp_export(env, exports, "peerCred", peer_cred) &&
          ipmp_export(env, exports, "ifNameToIndex", if_name_to_index) &&
          ipmp_export(env, exports, "monotonicNs", monotonic_ns) && ipmp_export(env, exports, "coarseMs", coarse_ms) &&
-         ipmp_export(env, exports, "errnoName", errno_name) && ipmp_export(env, exports, "strerror", str_error);
+         ipmp_export(env, exports, "errnoName", errno_name) && ipmp_export(env, exports, "strerror", str_error) &&
+         ipmp_export(env, exports, "socketPair", socket_pair);
 }
 
 /* Context-aware registration: runs once per environment, workers included. */

@@ -2,11 +2,20 @@
 import type { NativeAddon } from './native.js';
 import type { PacketPort, TunPort } from './ports.js';
 
-export function nativeTunPort(n: NativeAddon, fd: number): TunPort {
+/** A TunPort on a descriptor the owner may point elsewhere for a while (the JIT warm-up does). */
+export interface NativeTunPort extends TunPort {
+  fd: number;
+}
+
+export function nativeTunPort(n: NativeAddon, fd: number): NativeTunPort {
   return {
-    readBatch: (buf, slotSize, vnetOff, dataOff, maxPkts, lens, timeoutMs) =>
-      n.tunReadBatch(fd, buf, slotSize, vnetOff, dataOff, maxPkts, lens, timeoutMs),
-    writeBatch: (buf, vnetOffs, offs, lens, count) => n.tunWriteBatch(fd, buf, vnetOffs, offs, lens, count),
+    fd,
+    readBatch(buf, slotSize, vnetOff, dataOff, maxPkts, lens, timeoutMs) {
+      return n.tunReadBatch(this.fd, buf, slotSize, vnetOff, dataOff, maxPkts, lens, timeoutMs);
+    },
+    writeBatch(buf, vnetOffs, offs, lens, count) {
+      return n.tunWriteBatch(this.fd, buf, vnetOffs, offs, lens, count);
+    },
   };
 }
 

@@ -153,6 +153,11 @@ export interface NativeAddon {
    * allocation, unlike performance.now(), which validates its receiver on every call).
    */
   coarseMs(): number;
+  /**
+   * A connected pair of non-blocking AF_UNIX SOCK_SEQPACKET sockets (one packet per read, as
+   * a TUN or packet socket), each with bufBytes of send and receive buffer (0: the defaults).
+   */
+  socketPair(bufBytes: number): [number, number];
   monotonicNs(): bigint;
   /** Raw errno name for a negative return, e.g. -11 → "EAGAIN". */
   errnoName(negErrno: number): string;
@@ -223,8 +228,8 @@ export function loadNative(): NativeAddon {
   const require = createRequire(import.meta.url);
   const addon = require(path) as NativeAddon;
   // The newest export: an addon built from older sources lacks it.
-  if (typeof addon.floorForward !== 'function') {
-    throw new Error(`native addon is older than the code (no floorForward): run \`npm run build:native\` (${path})`);
+  if (typeof addon.socketPair !== 'function') {
+    throw new Error(`native addon is older than the code (no socketPair): run \`npm run build:native\` (${path})`);
   }
   cached = addon;
   return cached;
