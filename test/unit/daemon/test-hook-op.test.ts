@@ -14,7 +14,7 @@ describe('test-hook op', () => {
     else process.env.IPMPD_TEST_HOOKS = saved;
   });
 
-  for (const hook of ['forwarding-stall', 'forwarding-crash', 'probe-worker-crash'] as const) {
+  for (const hook of ['forwarding-stall', 'forwarding-crash', 'probe-worker-crash', 'probe-worker-crash-loop', 'probe-worker-crash-loop-end'] as const) {
     it(`refuses ${hook} without IPMPD_TEST_HOOKS=1`, async () => {
       for (const env of [undefined, '', '0', '/tmp/hook-file']) {
         if (env === undefined) delete process.env.IPMPD_TEST_HOOKS;
