@@ -53,7 +53,7 @@ export class BothLoop {
     const n = this.native.pollFds(fds, nfds, ready, timeoutMs);
     const now = coarseNowMs();
     if ((n > 0 && ready[0]) || ageMs(now, this.lastTx) >= TX_SERVICE_MS) {
-      tx.runOnce(0);
+      tx.runOnce(0, now);
       this.lastTx = now;
     }
     if (n > 0) {
@@ -62,9 +62,9 @@ export class BothLoop {
       // RxPath orders its sockets as fds[1..] are (present NICs by slot) once both tables
       // readers are at the same generation; otherwise every socket is tried.
       if (nic) {
-        rx.runOnce(0, rx.tables.generation === this.gen ? this.nicReady : undefined);
+        rx.runOnce(0, rx.tables.generation === this.gen ? this.nicReady : undefined, now);
         // Packets waiting for a neighbour leave as soon as RX has learnt it, not at the next wake-up.
-        if (tx.pending.size() > 0) { tx.runOnce(0); this.lastTx = now; }
+        if (tx.pending.size() > 0) { tx.runOnce(0, now); this.lastTx = now; }
       }
     } else if (nfds === 1) {
       rx.runOnce(0);

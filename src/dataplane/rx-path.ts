@@ -97,9 +97,10 @@ export class RxPath {
 
   /**
    * One iteration: returns the number of frames received. `ready` (with timeoutMs 0): a
-   * readiness flag per socket in the order of the tables' present NICs, from the caller's poll.
+   * readiness flag per socket in the order of the tables' present NICs, from the caller's poll;
+   * `clock`: the coarse time the caller read after that poll, or -1 to read it here.
    */
-  runOnce(timeoutMs = POLL_MS, ready?: Uint8Array): number {
+  runOnce(timeoutMs = POLL_MS, ready?: Uint8Array, clock = -1): number {
     this.refresh();
     if (this.nfds === 0) {
       // Nothing to listen on: wait like a poll timeout would, without spinning.
@@ -112,7 +113,7 @@ export class RxPath {
     if (n <= 0) return 0;
     this.refresh();
     this.counters.extra(X_BATCHES);
-    const now = coarseNowMs();
+    const now = clock >= 0 ? clock : coarseNowMs();
     let w = 0;
     for (let i = 0; i < n; i++) {
       const nic = this.fdSlot[this.srcIdx[i]];

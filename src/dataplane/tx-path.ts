@@ -65,10 +65,13 @@ export class TxPath {
     this.tx6 = new Tx6(this.tables, neigh, counters, this.pending, this.resolver);
   }
 
-  /** One iteration: returns the number of packets read from the TUN. */
-  runOnce(timeoutMs = POLL_MS): number {
+  /**
+   * One iteration: returns the number of packets read from the TUN. `clock`: the coarse time
+   * (coarseNowMs) when the caller has just read it, or -1 to read it here.
+   */
+  runOnce(timeoutMs = POLL_MS, clock = -1): number {
     this.tables.refresh();
-    const now = coarseNowMs();
+    const now = clock >= 0 ? clock : coarseNowMs();
     this.pending.service(now);
     const n = this.tun.readBatch(this.buf, SLOT_SIZE, VNET_OFF, IP_OFF, BATCH, this.lens, timeoutMs);
     if (n <= 0) return 0;

@@ -16,7 +16,7 @@
  * same classes and closures of the same functions, so they start with complete type feedback
  * and optimised code.
  */
-import { BATCH, VNET_LEN } from './layout.js';
+import { VNET_LEN } from './layout.js';
 import { BothLoop } from './both-loop.js';
 import { RxPath } from './rx-path.js';
 import { TxPath } from './tx-path.js';
@@ -285,15 +285,16 @@ export class WarmUp {
   private readonly nicPeers: number[];
   private readonly neigh = new NeighbourTable();
   private readonly writer: TablesWriter;
-  private readonly tx: TxPath | null;
-  private readonly rx: RxPath | null;
-  private readonly loop: BothLoop | null;
-  private readonly txMsgs: Uint8Array[];
-  private readonly rxMsgs: { msg: Uint8Array; nic: number }[];
+  // Released by close(), so a worker that has finished its warm-up does not keep them.
+  private tx: TxPath | null;
+  private rx: RxPath | null;
+  private loop: BothLoop | null;
+  private txMsgs: Uint8Array[];
+  private rxMsgs: { msg: Uint8Array; nic: number }[];
   private readonly drainFds: Int32Array;
-  private readonly drainBuf = new Uint8Array(BATCH * DRAIN_SLOT);
-  private readonly drainLens = new Int32Array(BATCH);
-  private readonly drainSrc = new Int32Array(BATCH);
+  private drainBuf = new Uint8Array(DRAIN_BATCH * DRAIN_SLOT);
+  private readonly drainLens = new Int32Array(DRAIN_BATCH);
+  private readonly drainSrc = new Int32Array(DRAIN_BATCH);
   private nextTx = 0;
   private nextRx = 0;
   private closed = false;
@@ -398,11 +399,15 @@ export class WarmUp {
     if (this.closed) return;
     this.closed = true;
     for (const [a, b] of this.pairs) { this.native.close(a); this.native.close(b); }
+    this.tx = this.rx = this.loop = null;
+    this.txMsgs = [];
+    this.rxMsgs = [];
+    this.drainBuf = new Uint8Array(0);
   }
 
   private drain(): void {
     for (;;) {
-      const got = this.native.packetRecvBatch(this.drainFds, 3, this.drainBuf, DRAIN_SLOT, 0, BATCH, this.drainLens, this.drainSrc, 0);
+      const got = this.native.packetRecvBatch(this.drainFds, 3, this.drainBuf, DRAIN_SLOT, 0, DRAIN_BATCH, this.drainLens, this.drainSrc, 0);
       if (got <= 0) return;
       for (let i = 0; i < got; i++) {
         if (this.drainSrc[i] === 0) this.rxDelivered++;
@@ -412,8 +417,9 @@ export class WarmUp {
   }
 }
 
-/** Largest message the warm-up drains (its GSO packet with headers). */
+/** Largest message the warm-up drains (its GSO packet with headers), and messages per drain call. */
 const DRAIN_SLOT = 16384;
+const DRAIN_BATCH = 16;
 
 function message(vnet: Uint8Array, body: Uint8Array): Uint8Array {
   const m = new Uint8Array(VNET_LEN + body.length);
