@@ -74,6 +74,8 @@ export class GroupRuntime {
    * kernel): their initial bind runs DAD even when the addresses are taken over.
    */
   private redad = new Set<string>();
+  /** IPv6 data addresses deprecated on the TUN for their DAD window only (not as duplicates). */
+  private readonly dadWindow = new Set<string>();
   forwarding: Forwarding | null = null;
   /** Offlined NIC names, kept across daemon restarts (as Solaris keeps IFF_OFFLINE in the kernel). */
   private readonly offlineFile: string;
@@ -133,6 +135,7 @@ export class GroupRuntime {
         else this.log('debug', `${address}: duplicate address detection passed`);
         this.redad.delete(address);
         if (!this.stopped) { this.setPreferred(address, !duplicate); this.publishNics(); }
+        this.dadWindow.delete(address);
       },
     });
     this.probing = new GroupProbing({
@@ -243,7 +246,9 @@ export class GroupRuntime {
     for (const m of fx.moves) if (m.from !== null && m.to !== null) this.stats.rebinds++;
     if (!fx.changed) { if (republish) this.publishNics(); return; }
     const dadOn = (m: { initial: boolean; address: string }): boolean => m.initial && (this.dadOnInitial || this.redad.has(m.address));
-    for (const m of fx.moves) if (m.to !== null && dadOn(m)) this.announcer.expectDad(m.address);
+    for (const m of fx.moves) {
+      if (m.to !== null && dadOn(m)) { this.announcer.expectDad(m.address); this.deprecateForDad(m.address); }
+    }
     this.publishNics();
     this.watchLent();
     this.probing.stateChanged();
@@ -394,11 +399,29 @@ export class GroupRuntime {
       this.rtnl.setAddrLifetimes(this.tunIfindex, a.family, a.address, a.prefixlen, preferred ? LIFETIME_FOREVER : 0, LIFETIME_FOREVER,
         { nodad: a.family === 6 });
       const effect = a.family === 6 ? 'not used as a source address' : 'marked duplicate; IPv4 source selection does not skip it';
-      this.log(preferred ? 'info' : 'err', preferred
-        ? `${address} is preferred again on ${this.cfg.ifname}`
+      const windowOnly = preferred && this.dadWindow.has(address);
+      this.log(preferred ? (windowOnly ? 'debug' : 'info') : 'err', preferred
+        ? (windowOnly ? `${address} is preferred on ${this.cfg.ifname}` : `${address} is preferred again on ${this.cfg.ifname}`)
         : `${address} deprecated on ${this.cfg.ifname} (preferred lifetime 0): ${effect}`);
     } catch (e) {
       this.log('err', `${address}: cannot ${preferred ? 'restore the lifetimes' : 'deprecate it'} on ${this.cfg.ifname}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * An IPv6 data address is deprecated on the TUN while its DAD runs, so the host does not pick
+   * a tentative address as a source (as Linux treats its own tentative addresses); it is
+   * preferred once DAD passes. One already deprecated (a duplicate before) stays as it is.
+   */
+  private deprecateForDad(address: string): void {
+    const a = this.addresses.find((x) => x.address === address);
+    if (!a || a.family !== 6 || this.tunIfindex <= 0 || this.dadWindow.has(address) || this.deprecatedOnTun().has(address)) return;
+    try {
+      this.rtnl.setAddrLifetimes(this.tunIfindex, 6, a.address, a.prefixlen, 0, LIFETIME_FOREVER, { nodad: true });
+      this.dadWindow.add(address);
+      this.log('debug', `${address} deprecated on ${this.cfg.ifname} while duplicate address detection runs`);
+    } catch (e) {
+      this.log('err', `${address}: cannot deprecate it on ${this.cfg.ifname} for duplicate address detection: ${(e as Error).message}`);
     }
   }
 
@@ -685,6 +708,7 @@ export class GroupRuntime {
     const [old] = this.addresses.splice(i, 1);
     this.announcer.forget(old.address);
     this.redad.delete(old.address);
+    this.dadWindow.delete(old.address);
     this.apply(this.controller.removeAddress(old.address), true);
     this.rtnl.delAddr(this.tunIfindex, old.family, old.address, old.prefixlen, { ignoreMissing: true });
   }

@@ -4,7 +4,8 @@
 // the group's other address is announced as usual. A peer that probes for the same address
 // during ipmpd's window (simultaneous DAD, test/netns/helpers/dad-peer.ts) makes it a duplicate
 // too: `ipmpstat -a` shows it down, the snapshot says why, and deleting and re-creating the
-// address runs DAD again, after which it is up and announced. A duplicate is deprecated on the
+// address runs DAD again (deprecated meanwhile, so the host takes the other address as a
+// source), after which it is up, preferred and announced. A duplicate is deprecated on the
 // TUN (preferred lifetime 0), so new connections take the other address as their source; it stays
 // deprecated across SIGUSR2 and kill -9 (DAD runs again) and is preferred once DAD passes. A peer holding a NIC's IPv6
 // link-local test address makes that test address a duplicate: logged, and the NIC does not
@@ -98,6 +99,12 @@ const FOREVER = 4294967295;
 async function sourceFor(p: string, dst: string): Promise<string> {
   const script = `const s=require('dgram').createSocket('udp6');s.connect(9,${JSON.stringify(dst)},()=>{console.log(s.address().address);s.close();});`;
   return (await execIn(hostNs(p), [process.execPath, '-e', script], { timeoutMs: 10_000 })).stdout.trim();
+}
+
+/** The source address the host's kernel selects for `dst` (`ip route get`, quick enough to run inside a DAD window). */
+async function routeSource(p: string, dst: string): Promise<string> {
+  const j = JSON.parse((await execIn(hostNs(p), ['ip', '-j', '-6', 'route', 'get', dst])).stdout) as { prefsrc?: string }[];
+  return j[0]?.prefsrc ?? '';
 }
 
 function withCapture<T>(d: RunningDaemon, cap: Capture, fn: () => Promise<T>): Promise<T> {
@@ -208,6 +215,11 @@ describe('IPv6 duplicate address detection', { skip }, () => {
             const probesBefore = cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length;
             await ipmp('delete-addr', `${DUP}/64`, TUN);
             await ipmp('create-addr', '-a', `${DUP}/64`, TUN);
+            // Inside its 1 s DAD window the address is deprecated: the kernel picks the other one.
+            const inWindow = { lft: await lifetimes(p, DUP), src: await routeSource(p, PEER6) };
+            const passed = new RegExp(`${DUP}: duplicate address detection passed`).test(d.log());
+            assert.equal(passed, false, 'the window checks ran before DAD ended');
+            assert.deepEqual(inWindow, { lft: { deprecated: true, preferred: 0, valid: FOREVER }, src: CLEAN });
             await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP}: duplicate address detection passed`).test(d.log()), 10_000, 50);
             await waitFor(`an unsolicited NA for ${DUP}`, async () => nas(DUP).length >= 1, 10_000, 50);
             assert.equal(cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length, probesBefore + 1,
