@@ -79,21 +79,32 @@ export async function testHook(d: RunningDaemon, group: string, hook: TestHook):
   }
 }
 
-/** Packet sockets the daemon process holds (fds whose inode is in its namespace's /proc/net/packet). */
-export function packetSockets(pid: number): number {
-  const lines = readFileSync(`/proc/${pid}/net/packet`, 'utf8').trim().split('\n').slice(1);
-  const inodes = new Set(lines.map((l) => l.trim().split(/\s+/).at(-1)));
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m && inodes.has(m[1])) n++;
-    } catch { /* closed meanwhile */ }
-  }
-  return n;
+/** Socket inodes listed in one of /proc/PID/net/{packet,unix} (the inode is the last column of packet, the 7th of unix). */
+function socketInodes(pid: number, table: 'packet' | 'unix'): Set<string> {
+  const lines = readFileSync(`/proc/${pid}/net/${table}`, 'utf8').trim().split('\n').slice(1);
+  return new Set(lines.map((l) => { const f = l.trim().split(/\s+/); return (table === 'packet' ? f.at(-1) : f[6]) ?? ''; }));
 }
 
-/** Open file descriptors of a process. */
-export function openFds(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
+/**
+ * A process's open descriptors by kind: `packet`, `unix` and `other` sockets, anonymous inodes
+ * by name (`anon_inode:[eventfd]`, a thread's event loop), `pipe`, `file`.
+ */
+export function descriptorKinds(pid: number): Record<string, number> {
+  const packet = socketInodes(pid, 'packet');
+  const unix = socketInodes(pid, 'unix');
+  const kinds: Record<string, number> = {};
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try { target = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; /* closed meanwhile */ }
+    const sock = /^socket:\[(\d+)\]$/.exec(target);
+    const kind = sock ? (packet.has(sock[1]) ? 'packet' : unix.has(sock[1]) ? 'unix' : 'other socket')
+      : target.startsWith('anon_inode:') ? target : target.startsWith('pipe:') ? 'pipe' : 'file';
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  return kinds;
+}
+
+/** Packet sockets the daemon process holds (fds whose inode is in its namespace's /proc/net/packet). */
+export function packetSockets(pid: number): number {
+  return descriptorKinds(pid).packet ?? 0;
 }
