@@ -15,6 +15,7 @@ import type { ForwardingDump } from './forwarding.js';
 import type { DaemonConfig } from './config-types.js';
 import type { ProbeEvent, Request, Snapshot } from './protocol.js';
 import type { GroupHandover, Handover, HandoverReason } from './upgrade.js';
+import { heapReport } from './heap-report.js';
 
 export class RequestError extends Error {
   constructor(readonly code: string, message: string) {
@@ -270,6 +271,11 @@ export class Daemon {
       case 'test-hook': {
         if (process.env.IPMPD_TEST_HOOKS !== '1') throw new RequestError('EINVAL', 'test hooks are off (start ipmpd with IPMPD_TEST_HOOKS=1)');
         const g = this.groupNamed(req.group);
+        // The heap of every thread (main, forwarding and probe workers), to tell which one grows.
+        if (req.hook === 'memory' || req.hook === 'memory-gc') {
+          const gc = req.hook === 'memory-gc';
+          return { pid: process.pid, main: { heap: heapReport(gc), ...process.memoryUsage() }, ...(await g.memoryReport(gc)) };
+        }
         if (!g.testHook(req.hook)) throw new RequestError('EINVAL', `test hook ${req.hook}: unknown, or group ${req.group} runs nothing it applies to`);
         return { ok: true };
       }

@@ -23,6 +23,7 @@
  * Test hooks (the control socket's `test-hook` op, only with IPMPD_TEST_HOOKS=1):
  * `forwarding-stall` blocks the first worker's loop, `forwarding-crash` makes it throw,
  * `forwarding-crash-loop` makes every worker started throw until `forwarding-crash-loop-end`.
+ * The `memory` hook asks every worker for its heap (heapReports).
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +33,10 @@ import { SolicitTable } from '../tables/solicits.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { TablesWriter } from '../tables/shared-tables.js';
 import { RestartScheduler, workerStatus } from './liveness.js';
+import type { HeapReport } from './heap-report.js';
 import type { ForwardingStatus } from './protocol.js';
 import {
-  HB_BEAT, HB_HOOK, HB_WORDS, HOOK_CRASH, HOOK_STALL,
+  HB_BEAT, HB_HOOK, HB_WORDS, HOOK_CRASH, HOOK_HEAP, HOOK_HEAP_GC, HOOK_STALL,
   type ForwardingRole, type ForwardingWorkerData,
 } from '../dataplane/worker-protocol.js';
 
@@ -104,6 +106,8 @@ export class Forwarding {
   private stopping = false;
   /** Test hook forwarding-crash-loop: every worker started crashes at its first loop turn. */
   private crashLoop = false;
+  /** Test hook memory: the answer each worker is asked for. */
+  private readonly heapWaiters = new Map<Worker, (h: HeapReport) => void>();
 
   constructor(private readonly tables: TablesWriter, private readonly tunFd: number, private readonly log: Log,
     private readonly roles: ForwardingRole[] = forwardingRoles()) {}
@@ -168,6 +172,7 @@ export class Forwarding {
     slot.lastMove = Date.now();
     slot.lastBeat = Atomics.load(slot.beat, HB_BEAT);
     w.on('error', (e) => { if (slot.worker === w) slot.lastError = e.message.split('\n')[0]; });
+    w.on('message', (m: { heap?: HeapReport }) => { if (m.heap) this.heapWaiters.get(w)?.(m.heap); });
     w.on('exit', (code) => {
       if (slot.worker !== w) return;
       slot.worker = null;
@@ -239,6 +244,23 @@ export class Forwarding {
     this.log('info', `test hook: ${name}`);
     Atomics.store(slot.beat, HB_HOOK, cmd);
     return true;
+  }
+
+  /**
+   * Test hooks `memory` and `memory-gc`: each running worker's heap (HOOK_HEAP, HOOK_HEAP_GC),
+   * asked at its next loop turn; a worker that does not answer within a second is reported as such.
+   */
+  heapReports(gc = false): Promise<Array<{ role: ForwardingRole; restarts: number; heap: HeapReport | null }>> {
+    return Promise.all(this.slots.map(async (s) => {
+      const w = s.worker;
+      if (!w || !s.ready) return { role: s.role, restarts: s.restarts, heap: null };
+      const heap = await new Promise<HeapReport | null>((resolve) => {
+        const t = setTimeout(() => { this.heapWaiters.delete(w); resolve(null); }, 1000);
+        this.heapWaiters.set(w, (h) => { clearTimeout(t); this.heapWaiters.delete(w); resolve(h); });
+        Atomics.store(s.beat, HB_HOOK, gc ? HOOK_HEAP_GC : HOOK_HEAP);
+      });
+      return { role: s.role, restarts: s.restarts, heap };
+    }));
   }
 
   /**

@@ -569,6 +569,18 @@ export class GroupRuntime {
     };
   }
 
+  /**
+   * Test hooks `memory`, `memory-gc`: the heaps of this group's forwarding and probe workers
+   * (IPMPD_TEST_HOOKS=1); `gc` collects each one's garbage first.
+   */
+  async memoryReport(gc = false): Promise<object> {
+    const probe = (await this.probing.stats(gc)) as { heap?: unknown; error?: string; enabled?: boolean };
+    return {
+      group: this.name, forwarding: (await this.forwarding?.heapReports(gc)) ?? [],
+      probe: { starts: this.probing.workerStarts, heap: probe.heap ?? null, ...(probe.error ? { error: probe.error } : {}) },
+    };
+  }
+
   /** Runs a test hook (IPMPD_TEST_HOOKS=1); false when unknown or nothing runs it. */
   testHook(hook: string): boolean {
     if (hook.startsWith('forwarding-')) return this.forwarding?.testHook(hook) ?? false;

@@ -154,11 +154,14 @@ export type Request =
  * forwarding-stall: the forwarding worker's loop blocks (the daemon replaces it);
  * forwarding-crash: the forwarding worker throws and exits;
  * forwarding-crash-loop: every forwarding worker started from now on throws at its first
- * loop turn, until forwarding-crash-loop-end.
+ * loop turn, until forwarding-crash-loop-end;
+ * memory: nothing changes; the reply is the V8 heap (committed, used, per space) of the main
+ * thread and of the group's forwarding and probe workers, and process.memoryUsage();
+ * memory-gc: the same after a full garbage collection in each of those threads.
  */
 export type TestHook = 'probe-worker-pause' | 'probe-worker-stall' | 'probe-worker-crash'
   | 'probe-worker-crash-loop' | 'probe-worker-crash-loop-end'
-  | 'forwarding-stall' | 'forwarding-crash' | 'forwarding-crash-loop' | 'forwarding-crash-loop-end';
+  | 'forwarding-stall' | 'forwarding-crash' | 'forwarding-crash-loop' | 'forwarding-crash-loop-end' | 'memory' | 'memory-gc';
 
 export type Op = Request['op'];
 

@@ -20,7 +20,8 @@ import { POLL_MS } from './layout.js';
 import { RxPath } from './rx-path.js';
 import { TxPath } from './tx-path.js';
 import { WARMUP_SLICE, WarmUp, type WarmRole } from './warmup.js';
-import { HB_BEAT, HB_HOOK, HOOK_CRASH, HOOK_NONE, HOOK_STALL, type ForwardingWorkerData } from './worker-protocol.js';
+import { HB_BEAT, HB_HOOK, HOOK_CRASH, HOOK_HEAP, HOOK_HEAP_GC, HOOK_NONE, HOOK_STALL, type ForwardingWorkerData } from './worker-protocol.js';
+import { heapReport } from '../daemon/heap-report.js';
 
 function main(): void {
   const d = workerData as ForwardingWorkerData;
@@ -80,6 +81,7 @@ function testHook(beat: Int32Array): void {
     for (;;) Atomics.wait(never, 0, 0);
   }
   if (cmd === HOOK_CRASH) throw new Error('test hook: forwarding worker crash');
+  if (cmd === HOOK_HEAP || cmd === HOOK_HEAP_GC) parentPort?.postMessage({ heap: heapReport(cmd === HOOK_HEAP_GC) });
 }
 
 main();

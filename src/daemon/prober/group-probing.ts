@@ -204,8 +204,8 @@ export class GroupProbing {
     return out;
   }
 
-  stats(): Promise<object> {
-    return this.prober ? this.prober.stats() : Promise.resolve({ enabled: false });
+  stats(gc = false): Promise<object> {
+    return this.prober ? this.prober.stats(gc) : Promise.resolve({ enabled: false });
   }
 
   async stop(): Promise<void> {

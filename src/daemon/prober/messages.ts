@@ -78,7 +78,7 @@ export type ToWorker =
   | { op: 'routes'; gateways: string[]; gateways6: string[] }
   | { op: 'link'; slot: number; up: boolean }
   | { op: 'state'; nics: NicFailState[]; groupFailed: boolean }
-  | { op: 'stats'; id: number }
+  | { op: 'stats'; id: number; gc?: boolean }
   | { op: 'hook'; hook: ProbeWorkerHook }
   | { op: 'stop' };
 

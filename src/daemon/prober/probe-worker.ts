@@ -31,6 +31,7 @@ import {
 import { GroupFdt } from '../../control/fdt.js';
 import { RecvClock, type Level, type NicProbeEnv } from './nic-probe.js';
 import { ProbeMembers, type Instance, type Member } from './members.js';
+import { heapReport } from '../heap-report.js';
 import { NicProbe6 } from './nic-probe6.js';
 import type {
   Family, FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
@@ -124,7 +125,7 @@ export class ProbeWorker {
       case 'routes': this.gateways = { 4: m.gateways, 6: m.gateways6 }; this.refreshTargets(); break;
       case 'link': this.linkChanged(m.slot, m.up); break;
       case 'state': this.setState(m.nics, m.groupFailed); break;
-      case 'stats': this.post({ op: 'stats', id: m.id, stats: this.stats() }); return;
+      case 'stats': this.post({ op: 'stats', id: m.id, stats: this.stats(m.gc === true) }); return;
       case 'hook': this.runHook(m.hook); return;
       case 'stop': this.stop(); this.post({ op: 'stopped' }); return;
     }
@@ -372,7 +373,8 @@ export class ProbeWorker {
     this.timer = setTimeout(() => { this.timer = null; this.turn(); }, ms);
   }
 
-  stats(): object {
+  /** `gc`: with test hooks on, a full garbage collection before the heap is read (`memory-gc`). */
+  stats(gc = false): object {
     return {
       group: this.cfg.group, fdtMs: this.fdt.fdtMs, probeIntMs: this.fdt.probeIntMs, groupFailed: this.groupFailed,
       loop: {
@@ -380,6 +382,8 @@ export class ProbeWorker {
         delayMaxMs: this.lag.max / 1e6, delayMeanMs: Number.isNaN(this.lag.mean) ? 0 : this.lag.mean / 1e6,
       },
       nics: [...this.members.instances()].map((np) => np.stats()),
+      // The `memory` test hook reads this thread's heap from here.
+      ...(this.cfg.testHooks ? { heap: heapReport(gc) } : {}),
     };
   }
 }

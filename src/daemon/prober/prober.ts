@@ -272,13 +272,14 @@ export class Prober {
     return workerStatus([this.restart], this.ready, now);
   }
 
-  stats(): Promise<object> {
+  /** The worker's stats; `gc` (test hooks only) collects its garbage before its heap is read. */
+  stats(gc = false): Promise<object> {
     if (!this.worker) return Promise.resolve({ error: 'probe worker not running' });
     const id = this.nextId++;
     return new Promise((resolve) => {
       const t = setTimeout(() => { this.pending.delete(id); resolve({ error: 'probe worker did not answer' }); }, STATS_TIMEOUT_MS);
       this.pending.set(id, (s) => { clearTimeout(t); resolve(s); });
-      this.send({ op: 'stats', id });
+      this.send({ op: 'stats', id, ...(gc ? { gc } : {}) });
     });
   }
 
