@@ -8,9 +8,10 @@
  * of slower forwarding that touches more memory, which is what a sparse packet pays for most
  * (`bench/dataplane/cold.bench.ts`, the ping rows of `ipmp bench`).
  *
- * Before a worker forwards, warmUp() runs its loop and paths over local sockets with private
- * tables, neighbour table and counters (nothing reaches a network device, no shared state
- * changes) through a mix of the packets a group carries: TCP, UDP and ICMP echo over IPv4 and
+ * From its start, whenever a pass finds nothing to forward, a worker runs a slice of WarmUp: its
+ * loop and paths over local sockets with private tables, neighbour table and counters (nothing
+ * reaches a network device, no shared state changes), through a mix of the packets a group
+ * carries: TCP, UDP and ICMP echo over IPv4 and
  * IPv6, unicast, via a gateway, multicast and broadcast, GSO super-packets, fragments; ARP,
  * NS and NA; and frames the RX path drops. The real loop, paths and ports are instances of the
  * same classes and closures of the same functions, so they start with complete type feedback
@@ -41,7 +42,7 @@ import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 } from '../wire/v
 
 /**
  * Steps (a TX and an RX batch each) of a full warm-up. By about 1500 the loop, both paths, the
- * flow hash and the wire functions run optimised (node --trace-opt); it costs about 0.2 s of CPU
+ * flow hash and the wire functions run optimised (node --trace-opt); it costs about 0.25 s of CPU
  * on this project's 2-core test machines, spent in slices while the worker is idle.
  */
 export const WARMUP_STEPS = 1500;
