@@ -11,11 +11,10 @@
  * From its start, whenever a pass finds nothing to forward, a worker runs a slice of WarmUp: its
  * loop and paths over local sockets with private tables, neighbour table and counters (nothing
  * reaches a network device, no shared state changes), through a mix of the packets a group
- * carries: TCP, UDP and ICMP echo over IPv4 and
- * IPv6, unicast, via a gateway, multicast and broadcast, GSO super-packets, fragments; ARP,
- * NS and NA; and frames the RX path drops. The real loop, paths and ports are instances of the
- * same classes and closures of the same functions, so they start with complete type feedback
- * and optimised code.
+ * carries: TCP, UDP and ICMP echo over IPv4 and IPv6, unicast, via a gateway, multicast and
+ * broadcast, GSO super-packets, fragments; ARP, NS and NA; and frames the RX path drops. The
+ * real loop, paths and ports are the same classes and the same port objects, so they start with
+ * complete type feedback and optimised code.
  */
 import { VNET_LEN } from './layout.js';
 import { BothLoop } from './both-loop.js';
