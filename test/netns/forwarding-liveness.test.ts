@@ -13,7 +13,7 @@ import { uniquePrefix } from '../../src/lab/fixture.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { testHook } from './helpers/probe-helpers.js';
+import { probingGroupYaml, testHook } from './helpers/probe-helpers.js';
 import { MAX_NESTING } from '../../src/daemon/config-yaml.js';
 import { STALL_MS } from '../../src/daemon/forwarding.js';
 import type { TestHook } from '../../src/daemon/protocol.js';
@@ -39,23 +39,7 @@ describe('forwarding worker liveness', { skip, timeout: 90_000 }, () => {
 
   before(async () => {
     lab = await labUp({ prefix, nics: 2 });
-    const yaml = [
-      'FAILURE_DETECTION_TIME: 1000',
-      'groups:',
-      `  ${TUN}:`,
-      '    interfaces:',
-      ...lab.nics.map((n) => `      ${n.name}: { test-address: ${n.testAddress} }`),
-      '    addresses: [198.18.0.10/24, 198.18.0.11/24]',
-      `    targets: [${PEER}]`,
-      '',
-    ].join('\n');
-    // The daemon inherits the environment; the hook is enabled for it alone.
-    process.env.IPMPD_TEST_HOOKS = '1';
-    try {
-      d = await startDaemon(prefix, yaml);
-    } finally {
-      delete process.env.IPMPD_TEST_HOOKS;
-    }
+    d = await startDaemon(prefix, probingGroupYaml(TUN, 1000, PEER), { testHooks: true });
     await waitFor('both NICs ok with probes', async () => {
       const s = await snapshot(d.socket);
       return NICS.every((n) => s.interfaces.some((i) => i.name === n && i.state === 'ok' && i.probe === 'ok'));

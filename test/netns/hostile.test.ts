@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { labUp, labDown, labDownSync, execIn, spawnIn, hostNs, peerNs, swNs, waitFor } from '../../src/lab/lab.js';
 import { uniquePrefix } from '../../src/lab/fixture.js';
-import { startDaemon, snapshot, type RunningDaemon, withLog } from './helpers/daemon.js';
+import { groupMetric as metricOfGroup, scrapeMetrics, startDaemon, snapshot, type RunningDaemon, withLog } from './helpers/daemon.js';
 import { tcpdump } from './helpers/tcpdump.js';
 import { withRouterAlert } from '../fakes/frames.js';
 import { RL_SOURCE_BURST, RL_SOURCE_RATE } from '../../src/dataplane/ratelimit.js';
@@ -194,16 +194,8 @@ function capture(ns: string, ifname: string, filter: string[]):
   };
 }
 
-/** The daemon's Prometheus text, fetched inside the host namespace, as name{labels} → value. */
-async function metrics(p: string): Promise<Map<string, number>> {
-  const { stdout } = await execIn(hostNs(p), ['curl', '-sf', '--max-time', '5', `http://${METRICS}/metrics`]);
-  const m = new Map<string, number>();
-  for (const l of stdout.split('\n')) {
-    if (l.startsWith('#') || !l.trim()) continue;
-    const i = l.lastIndexOf(' ');
-    m.set(l.slice(0, i), Number(l.slice(i + 1)));
-  }
-  return m;
+function metrics(p: string): Promise<Map<string, number>> {
+  return scrapeMetrics(p, METRICS);
 }
 
 function drop(m: Map<string, number>, direction: 'in' | 'out', reason: string): number {
@@ -213,9 +205,7 @@ function drop(m: Map<string, number>, direction: 'in' | 'out', reason: string): 
 }
 
 function groupMetric(m: Map<string, number>, name: string): number {
-  const v = m.get(`${name}{group="${TUN}"}`);
-  assert.ok(v !== undefined, `no metric ${name}`);
-  return v;
+  return metricOfGroup(m, name, TUN);
 }
 
 /** Every drop counter's change between two scrapes, only those that moved. */

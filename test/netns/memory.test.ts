@@ -16,6 +16,7 @@ import { connectControl } from '../../src/cli/client.js';
 import type { HeapReport } from '../../src/daemon/heap-report.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { startDaemon, snapshot, withLog, type RunningDaemon } from './helpers/daemon.js';
+import { probingGroupYaml } from './helpers/probe-helpers.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 const TUN = `ipm${process.pid % 100000}`;
@@ -73,23 +74,7 @@ describe('memory across NIC re-creation', { skip, timeout: 150_000 }, () => {
 
   before(async () => {
     lab = await labUp({ prefix, nics: 2 });
-    const yaml = [
-      'FAILURE_DETECTION_TIME: 1000',
-      'groups:',
-      `  ${TUN}:`,
-      '    interfaces:',
-      ...lab.nics.map((n) => `      ${n.name}: { test-address: ${n.testAddress} }`),
-      '    addresses: [198.18.0.10/24, 198.18.0.11/24]',
-      `    targets: [${PEER}]`,
-      '',
-    ].join('\n');
-    // The daemon inherits the environment; the hooks are enabled for it alone.
-    process.env.IPMPD_TEST_HOOKS = '1';
-    try {
-      d = await startDaemon(prefix, yaml);
-    } finally {
-      delete process.env.IPMPD_TEST_HOOKS;
-    }
+    d = await startDaemon(prefix, probingGroupYaml(TUN, 1000, PEER), { testHooks: true });
     await waitFor('both NICs ok with probes', async () => settled(await snapshot(d.socket)), 20_000, 100);
   });
 

@@ -18,7 +18,7 @@ import { labFail, swNs, waitFor } from '../../src/lab/lab.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import { tcpdump } from './helpers/tcpdump.js';
 import {
-  ackedLines, iface, ifMpadm, ipmpstat, ipmpstatProbes, packetSockets, testHook, waitProbeOk, withLog,
+  ackedLines, iface, ifMpadm, ipmpstat, ipmpstatProbes, packetSockets, probingGroupYaml, testHook, waitProbeOk, withLog,
 } from './helpers/probe-helpers.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
@@ -33,17 +33,7 @@ const ETH0_MAC = '02:00:00:00:00:01';
 const RESTART_BOUND_MS = 3_000 + 2_000;
 
 function config(): string {
-  return [
-    `FAILURE_DETECTION_TIME: ${FDT_MS}`,
-    'groups:',
-    `  ${TUN}:`,
-    '    interfaces:',
-    '      eth0: { test-address: 198.18.0.100/24 }',
-    '      eth1: { test-address: 198.18.0.101/24 }',
-    '    addresses: [198.18.0.10/24, 198.18.0.11/24]',
-    `    targets: [${PEER}]`,
-    '',
-  ].join('\n');
+  return probingGroupYaml(TUN, FDT_MS, PEER);
 }
 
 /** Counts ICMP echo requests from eth0's MAC seen on its switch port during ms. */
@@ -117,10 +107,8 @@ describe('probing and administration', { skip }, () => {
     await withLab({ nics: 2 }, async (lab) => {
       const p = lab.prefix;
       let d: RunningDaemon | undefined;
-      process.env.IPMPD_TEST_HOOKS = '1';
       try {
-        d = await startDaemon(p, config());
-        delete process.env.IPMPD_TEST_HOOKS;
+        d = await startDaemon(p, config(), { testHooks: true });
         const dd = d;
         await withLog(dd, async () => {
           await waitProbeOk(dd, NICS, 10_000);
@@ -168,7 +156,6 @@ describe('probing and administration', { skip }, () => {
           assert.ok(detectMs <= FDT_MS + PROBE_INT_MS + SLACK_MS, `detected after ${detectMs} ms`);
         });
       } finally {
-        delete process.env.IPMPD_TEST_HOOKS;
         await d?.stop();
       }
     });

@@ -21,9 +21,9 @@ import assert from 'node:assert/strict';
 import { withLab } from '../../src/lab/fixture.js';
 import { execIn, hostNs, labFail, waitFor } from '../../src/lab/lab.js';
 import { WORKER_RESTARTS } from '../../src/daemon/liveness.js';
-import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { groupMetric as metricOfGroup, scrapeMetrics, startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
-  ackedLines, descriptorKinds, iface, ipmpstatProbes, packetSockets, testHook, waitProbeOk, withLog,
+  ackedLines, descriptorKinds, iface, ipmpstatProbes, packetSockets, probingGroupYaml, testHook, waitProbeOk, withLog,
 } from './helpers/probe-helpers.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
@@ -43,35 +43,15 @@ const WATCHED = 6;
 const START_BOUND_MS = 3_000;
 
 function config(): string {
-  return [
-    `FAILURE_DETECTION_TIME: ${FDT_MS}`,
-    'groups:',
-    `  ${TUN}:`,
-    '    interfaces:',
-    '      eth0: { test-address: 198.18.0.100/24 }',
-    '      eth1: { test-address: 198.18.0.101/24 }',
-    '    addresses: [198.18.0.10/24, 198.18.0.11/24]',
-    `    targets: [${PEER}]`,
-    '',
-  ].join('\n');
+  return probingGroupYaml(TUN, FDT_MS, PEER);
 }
 
-/** The daemon's Prometheus text, fetched inside the host namespace, as name{labels} → value. */
-async function metrics(p: string): Promise<Map<string, number>> {
-  const { stdout } = await execIn(hostNs(p), ['curl', '-sf', '--max-time', '5', `http://${METRICS}/metrics`]);
-  const m = new Map<string, number>();
-  for (const l of stdout.split('\n')) {
-    if (l.startsWith('#') || !l.trim()) continue;
-    const i = l.lastIndexOf(' ');
-    m.set(l.slice(0, i), Number(l.slice(i + 1)));
-  }
-  return m;
+function metrics(p: string): Promise<Map<string, number>> {
+  return scrapeMetrics(p, METRICS);
 }
 
 function groupMetric(m: Map<string, number>, name: string): number {
-  const v = m.get(`${name}{group="${TUN}"}`);
-  assert.ok(v !== undefined, `no ${name} for ${TUN}`);
-  return v;
+  return metricOfGroup(m, name, TUN);
 }
 
 interface Failure { at: number; attempt: number; delayMs: number; line: string }
@@ -119,10 +99,8 @@ describe('probe worker restarts', { skip, timeout: 120_000 }, () => {
     await withLab({ nics: 2 }, async (lab) => {
       const p = lab.prefix;
       let d: RunningDaemon | undefined;
-      process.env.IPMPD_TEST_HOOKS = '1';
       try {
-        d = await startDaemon(p, config(), { args: ['--metrics', METRICS] });
-        delete process.env.IPMPD_TEST_HOOKS;
+        d = await startDaemon(p, config(), { args: ['--metrics', METRICS], testHooks: true });
         const dd = d;
         await withLog(dd, async () => {
           await waitProbeOk(dd, NICS, 10_000);
@@ -221,7 +199,6 @@ describe('probe worker restarts', { skip, timeout: 120_000 }, () => {
           assert.ok(dd.alive());
         });
       } finally {
-        delete process.env.IPMPD_TEST_HOOKS;
         await d?.stop();
       }
     });

@@ -22,6 +22,7 @@ import { REPO, startDaemon, snapshot, type RunningDaemon, withLog } from './help
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { join } from 'node:path';
 import { assertStreamWhole, boundTo, gapText, longestGap, pingGaps, pingRun, startStream } from './helpers/failover.js';
+import { probingGroupYaml } from './helpers/probe-helpers.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 const TUN = process.env.IPMP_TEST_TUN || `ipp${process.pid % 100000}`;
@@ -33,17 +34,7 @@ const PEER = '198.18.0.1';
 const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
 
 function config(pinned: boolean): string {
-  return [
-    `FAILURE_DETECTION_TIME: ${FDT_MS}`,
-    'groups:',
-    `  ${TUN}:`,
-    '    interfaces:',
-    '      eth0: { test-address: 198.18.0.100/24 }',
-    '      eth1: { test-address: 198.18.0.101/24 }',
-    `    addresses: [${DATA.map((a) => `${a}/24`).join(', ')}]`,
-    ...(pinned ? [`    targets: [${PEER}]`] : []),
-    '',
-  ].join('\n');
+  return probingGroupYaml(TUN, FDT_MS, pinned ? PEER : null);
 }
 
 

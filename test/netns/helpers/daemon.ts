@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectControl } from '../../../src/cli/client.js';
 import type { Snapshot } from '../../../src/daemon/protocol.js';
-import { hostNs } from '../../../src/lab/lab.js';
+import { execIn, hostNs } from '../../../src/lab/lab.js';
 
 /** Repository root (dist/test/netns/helpers → four levels up). */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -28,6 +28,8 @@ export interface StartOptions {
   args?: string[];
   /** The program to run instead of bin/ipmpd. */
   program?: string;
+  /** Runs it with IPMPD_TEST_HOOKS=1 (the control socket's `test-hook` op), for this daemon alone. */
+  testHooks?: boolean;
 }
 
 export interface RunningDaemon {
@@ -116,7 +118,8 @@ export async function startDaemon(prefix: string, yamlText: string, opts: StartO
   const socket = join(dir, 'ipmpd.sock');
   const argv = ['netns', 'exec', hostNs(prefix), process.execPath, opts.program ?? IPMPD, '-c', file, '--socket', socket, '-d',
     ...(opts.args ?? [])];
-  const proc = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
+  const env = opts.testHooks ? { ...process.env, IPMPD_TEST_HOOKS: '1' } : process.env;
+  const proc = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO, env });
   installExitHook();
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
@@ -205,4 +208,23 @@ export async function snapshot(socket: string): Promise<Snapshot> {
   } finally {
     c.close();
   }
+}
+
+/** The Prometheus text of a daemon started with `--metrics addr`, fetched inside the lab's host namespace, as name{labels} → value. */
+export async function scrapeMetrics(prefix: string, addr: string): Promise<Map<string, number>> {
+  const { stdout } = await execIn(hostNs(prefix), ['curl', '-sf', '--max-time', '5', `http://${addr}/metrics`]);
+  const m = new Map<string, number>();
+  for (const l of stdout.split('\n')) {
+    if (l.startsWith('#') || !l.trim()) continue;
+    const i = l.lastIndexOf(' ');
+    m.set(l.slice(0, i), Number(l.slice(i + 1)));
+  }
+  return m;
+}
+
+/** A metric labelled with the group alone; a missing one fails the test. */
+export function groupMetric(m: Map<string, number>, name: string, group: string): number {
+  const v = m.get(`${name}{group="${group}"}`);
+  if (v === undefined) throw new Error(`no metric ${name} for group ${group}`);
+  return v;
 }

@@ -12,6 +12,25 @@ import type { Snapshot, SnapshotInterface, TestHook } from '../../../src/daemon/
 import { REPO, snapshot, type RunningDaemon } from './daemon.js';
 
 export const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
+
+/**
+ * The probing group the probe tests run: eth0 and eth1 with test addresses 198.18.0.100 and .101,
+ * the data addresses 198.18.0.10 and .11, FAILURE_DETECTION_TIME fdtMs and, unless null, the
+ * pinned target `target`.
+ */
+export function probingGroupYaml(tun: string, fdtMs: number, target: string | null): string {
+  return [
+    `FAILURE_DETECTION_TIME: ${fdtMs}`,
+    'groups:',
+    `  ${tun}:`,
+    '    interfaces:',
+    '      eth0: { test-address: 198.18.0.100/24 }',
+    '      eth1: { test-address: 198.18.0.101/24 }',
+    '    addresses: [198.18.0.10/24, 198.18.0.11/24]',
+    ...(target === null ? [] : [`    targets: [${target}]`]),
+    '',
+  ].join('\n');
+}
 export const IF_MPADM = join(REPO, 'bin', 'if_mpadm');
 
 export { withLog } from './daemon.js';
