@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #define FLOOR_VNET 10
@@ -25,17 +24,6 @@
 #define FLOOR_DATA 65536
 #define FLOOR_MAX_SECONDS 120.0
 #define FLOOR_POLL_MS 20
-
-static double mono_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void set_num(napi_env env, napi_value obj, const char *key, double v) {
-  napi_value x;
-  if (napi_create_double(env, v, &x) == napi_ok) napi_set_named_property(env, obj, key, x);
-}
 
 /* Moves the virtio header's offsets by delta bytes (the Ethernet header added or taken away). */
 static void shift_vnet(uint8_t *h, int delta) {
@@ -83,9 +71,9 @@ static napi_value floor_forward(napi_env env, napi_callback_info info) {
   memcpy(eth, peer, 6);
   memcpy(eth + 6, own, 6);
 
-  double t0 = mono_s(), t = t0, toNic = 0, toTun = 0;
+  double t0 = ipmp_mono_s(), t = t0, toNic = 0, toTun = 0;
   struct pollfd pfd[3] = {{.fd = tun, .events = POLLIN}, {.fd = pkt, .events = POLLIN}, {.fd = stop, .events = POLLIN}};
-  while ((t = mono_s()) - t0 < seconds) {
+  while ((t = ipmp_mono_s()) - t0 < seconds) {
     int r = poll(pfd, stop >= 0 ? 3 : 2, FLOOR_POLL_MS);
     if (r < 0 && errno != EINTR) break;
     if (r <= 0) continue;
@@ -123,9 +111,9 @@ static napi_value floor_forward(napi_env env, napi_callback_info info) {
 
   napi_value obj;
   NAPI_CALL(env, napi_create_object(env, &obj));
-  set_num(env, obj, "toNic", toNic);
-  set_num(env, obj, "toTun", toTun);
-  set_num(env, obj, "seconds", t - t0);
+  ipmp_set_number(env, obj, "toNic", toNic);
+  ipmp_set_number(env, obj, "toTun", toTun);
+  ipmp_set_number(env, obj, "seconds", t - t0);
   return obj;
 }
 

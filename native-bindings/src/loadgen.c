@@ -19,17 +19,6 @@
 #define GEN_MAX_SECONDS 120.0
 #define GEN_MAX_LEN 8972
 
-static double mono_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void set_num(napi_env env, napi_value obj, const char *key, double v) {
-  napi_value x;
-  if (napi_create_double(env, v, &x) == napi_ok) napi_set_named_property(env, obj, key, x);
-}
-
 /*
  * udpGenerate(dst, port, len, seconds, pps, flows) -> {sent, errors, seconds}
  * Sends len-byte datagrams to dst:port (IPv4 or IPv6 literal) from `flows`
@@ -100,9 +89,9 @@ static napi_value udp_generate(napi_env env, napi_callback_info info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
 
-  double t0 = mono_s(), t = t0, sent = 0, errors = 0;
+  double t0 = ipmp_mono_s(), t = t0, sent = 0, errors = 0;
   int f = 0;
-  while ((t = mono_s()) - t0 < seconds) {
+  while ((t = ipmp_mono_s()) - t0 < seconds) {
     unsigned int want = GEN_BATCH;
     if (pps > 0) {
       double due = (t - t0) * pps - sent;
@@ -122,9 +111,9 @@ static napi_value udp_generate(napi_env env, napi_callback_info info) {
 
   napi_value obj;
   NAPI_CALL(env, napi_create_object(env, &obj));
-  set_num(env, obj, "sent", sent);
-  set_num(env, obj, "errors", errors);
-  set_num(env, obj, "seconds", t - t0);
+  ipmp_set_number(env, obj, "sent", sent);
+  ipmp_set_number(env, obj, "errors", errors);
+  ipmp_set_number(env, obj, "seconds", t - t0);
   return obj;
 }
 

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct errno_entry {
   int num;
@@ -276,6 +277,17 @@ napi_value ipmp_int32(napi_env env, int32_t v) {
   napi_value r = NULL;
   napi_create_int32(env, v, &r);
   return r;
+}
+
+double ipmp_mono_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void ipmp_set_number(napi_env env, napi_value obj, const char *key, double v) {
+  napi_value x;
+  if (napi_create_double(env, v, &x) == napi_ok) napi_set_named_property(env, obj, key, x);
 }
 
 napi_value ipmp_undefined(napi_env env) {

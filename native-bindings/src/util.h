@@ -72,6 +72,11 @@ bool ipmp_arg_object(napi_env env, napi_value v, const char *fn, const char *arg
 napi_value ipmp_int32(napi_env env, int32_t v);
 napi_value ipmp_undefined(napi_env env);
 
+/* CLOCK_MONOTONIC in seconds. */
+double ipmp_mono_s(void);
+/* obj[key] = v (a number); failures leave the property out. */
+void ipmp_set_number(napi_env env, napi_value obj, const char *key, double v);
+
 /* Registration of each module's functions on the exports object. */
 bool ipmp_register_tun(napi_env env, napi_value exports);
 bool ipmp_register_packet(napi_env env, napi_value exports);

@@ -39,23 +39,15 @@ function main(): void {
   const warm = startWarmUp(native, d.role, tun, port);
   let warming = warm !== null;
   parentPort?.postMessage({ ready: d.role });
+  const loop = tx && rx ? new BothLoop(native, tx, rx, d.tunFd) : null;
+  const path = (tx ?? rx) as TxPath | RxPath;
   try {
-    if (tx && rx) {
-      const loop = new BothLoop(native, tx, rx, d.tunFd);
-      while (!view.stopRequested()) {
-        const busy = loop.pass(warming ? 0 : POLL_MS);
-        if (warming && busy === 0) warming = (warm as WarmUp).step(WARMUP_SLICE);
-        Atomics.add(beat, HB_BEAT, 1);
-        if (Atomics.load(beat, HB_HOOK) !== HOOK_NONE) testHook(beat);
-      }
-    } else {
-      const path = (tx ?? rx) as TxPath | RxPath;
-      while (!view.stopRequested()) {
-        const busy = path.runOnce(warming ? 0 : POLL_MS);
-        if (warming && busy === 0) warming = (warm as WarmUp).step(WARMUP_SLICE);
-        Atomics.add(beat, HB_BEAT, 1);
-        if (Atomics.load(beat, HB_HOOK) !== HOOK_NONE) testHook(beat);
-      }
+    while (!view.stopRequested()) {
+      const timeoutMs = warming ? 0 : POLL_MS;
+      const busy = loop !== null ? loop.pass(timeoutMs) : path.runOnce(timeoutMs);
+      if (warming && busy === 0) warming = (warm as WarmUp).step(WARMUP_SLICE);
+      Atomics.add(beat, HB_BEAT, 1);
+      if (Atomics.load(beat, HB_HOOK) !== HOOK_NONE) testHook(beat);
     }
   } finally {
     warm?.close();

@@ -72,48 +72,48 @@ function ip4(proto: number, src: number, dst: number, l4Len: number, payload: nu
   return b;
 }
 
-function ports4(proto: number, src: number, dst: number, sport: number, dport: number, payload: number): Uint8Array {
-  const tcp = proto === IPPROTO_TCP;
-  const b = ip4(proto, src, dst, tcp ? 20 : 8, payload);
-  wr16(b, 20, sport);
-  wr16(b, 22, dport);
-  if (tcp) { b[32] = 0x50; b[33] = 0x10; wr16(b, 34, 65535); } else wr16(b, 24, b.length - 20);
-  wr16(b, tcp ? 36 : 26, l4Checksum4(b, 0, 20, b.length - 20, proto) || 0xffff);
-  return b;
-}
-
-function echo4(src: number, dst: number, type: number, id: number, seq: number): Uint8Array {
-  const b = ip4(IPPROTO_ICMP, src, dst, 8, 56);
-  b[20] = type;
-  wr16(b, 24, id);
-  wr16(b, 26, seq);
-  wr16(b, 22, inetChecksum(b, 20, b.length - 20));
-  return b;
-}
-
+/** An IPv6 packet with an L4 header of l4Len bytes (filled by the caller) and `payload` bytes. */
 function ip6(next: number, src: Uint8Array, dst: Uint8Array, l4Len: number, payload: number): Uint8Array {
   const b = new Uint8Array(40 + l4Len + payload);
   writeIpv6Header(b, 0, l4Len + payload, next, 64, src, 0, dst, 0);
   return b;
 }
 
-function ports6(proto: number, src: Uint8Array, dst: Uint8Array, sport: number, dport: number, payload: number): Uint8Array {
+/** Writes a TCP (ACK) or UDP header at l4 of b, with the checksum `sum` gives for it. */
+function fillPorts(b: Uint8Array, l4: number, proto: number, sport: number, dport: number, sum: (b: Uint8Array) => number): Uint8Array {
   const tcp = proto === IPPROTO_TCP;
-  const b = ip6(proto, src, dst, tcp ? 20 : 8, payload);
-  wr16(b, 40, sport);
-  wr16(b, 42, dport);
-  if (tcp) { b[52] = 0x50; b[53] = 0x10; wr16(b, 54, 65535); } else wr16(b, 44, b.length - 40);
-  wr16(b, tcp ? 56 : 46, l4Checksum6(b, 0, 40, b.length - 40, proto) || 0xffff);
+  wr16(b, l4, sport);
+  wr16(b, l4 + 2, dport);
+  if (tcp) { b[l4 + 12] = 0x50; b[l4 + 13] = 0x10; wr16(b, l4 + 14, 65535); } else wr16(b, l4 + 4, b.length - l4);
+  wr16(b, l4 + (tcp ? 16 : 6), sum(b) || 0xffff);
   return b;
 }
 
-function echo6(src: Uint8Array, dst: Uint8Array, type: number, id: number, seq: number): Uint8Array {
-  const b = ip6(IPPROTO_ICMPV6, src, dst, 8, 56);
-  b[40] = type;
-  wr16(b, 44, id);
-  wr16(b, 46, seq);
-  wr16(b, 42, l4Checksum6(b, 0, 40, b.length - 40, IPPROTO_ICMPV6));
+/** Writes an ICMP or ICMPv6 header of `type` (echo id and sequence) at l4 of b, with the checksum `sum` gives. */
+function fillIcmp(b: Uint8Array, l4: number, type: number, id: number, seq: number, sum: (b: Uint8Array) => number): Uint8Array {
+  b[l4] = type;
+  wr16(b, l4 + 4, id);
+  wr16(b, l4 + 6, seq);
+  wr16(b, l4 + 2, sum(b));
   return b;
+}
+
+function ports4(proto: number, src: number, dst: number, sport: number, dport: number, payload: number): Uint8Array {
+  return fillPorts(ip4(proto, src, dst, proto === IPPROTO_TCP ? 20 : 8, payload), 20, proto, sport, dport,
+    (b) => l4Checksum4(b, 0, 20, b.length - 20, proto));
+}
+
+function echo4(src: number, dst: number, type: number, id: number, seq: number): Uint8Array {
+  return fillIcmp(ip4(IPPROTO_ICMP, src, dst, 8, 56), 20, type, id, seq, (b) => inetChecksum(b, 20, b.length - 20));
+}
+
+function ports6(proto: number, src: Uint8Array, dst: Uint8Array, sport: number, dport: number, payload: number): Uint8Array {
+  return fillPorts(ip6(proto, src, dst, proto === IPPROTO_TCP ? 20 : 8, payload), 40, proto, sport, dport,
+    (b) => l4Checksum6(b, 0, 40, b.length - 40, proto));
+}
+
+function echo6(src: Uint8Array, dst: Uint8Array, type: number, id: number, seq: number): Uint8Array {
+  return fillIcmp(ip6(IPPROTO_ICMPV6, src, dst, 8, 56), 40, type, id, seq, (b) => l4Checksum6(b, 0, 40, b.length - 40, IPPROTO_ICMPV6));
 }
 
 /** An Ethernet frame around an IP packet. */
