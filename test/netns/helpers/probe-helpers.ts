@@ -104,19 +104,37 @@ function socketInodes(pid: number, table: 'packet' | 'unix'): Set<string> {
   return new Set(lines.map((l) => { const f = l.trim().split(/\s+/); return (table === 'packet' ? f.at(-1) : f[6]) ?? ''; }));
 }
 
+/** Inodes of TCP sockets in the process's namespace that are not listening (state 0A), IPv4 and IPv6. */
+function tcpConnectionInodes(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try { text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8'); } catch { continue; /* no IPv6 */ }
+    for (const l of text.trim().split('\n').slice(1)) {
+      const f = l.trim().split(/\s+/);
+      if (f[3] !== '0A' && f[9]) inodes.add(f[9]);
+    }
+  }
+  return inodes;
+}
+
 /**
- * A process's open descriptors by kind: `packet`, `unix` and `other` sockets, anonymous inodes
- * by name (`anon_inode:[eventfd]`, a thread's event loop), `pipe`, `file`.
+ * A process's open descriptors by kind: `packet`, `unix`, `tcp connection` (any TCP socket that
+ * is not listening, such as a metrics client's, which the daemon closes some time after the
+ * client) and `other` sockets, anonymous inodes by name (`anon_inode:[eventfd]`, a thread's event
+ * loop), `pipe`, `file`.
  */
 export function descriptorKinds(pid: number): Record<string, number> {
   const packet = socketInodes(pid, 'packet');
   const unix = socketInodes(pid, 'unix');
+  const tcp = tcpConnectionInodes(pid);
   const kinds: Record<string, number> = {};
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     let target: string;
     try { target = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; /* closed meanwhile */ }
     const sock = /^socket:\[(\d+)\]$/.exec(target);
-    const kind = sock ? (packet.has(sock[1]) ? 'packet' : unix.has(sock[1]) ? 'unix' : 'other socket')
+    const kind = sock
+      ? (packet.has(sock[1]) ? 'packet' : unix.has(sock[1]) ? 'unix' : tcp.has(sock[1]) ? 'tcp connection' : 'other socket')
       : target.startsWith('anon_inode:') ? target : target.startsWith('pipe:') ? 'pipe' : 'file';
     kinds[kind] = (kinds[kind] ?? 0) + 1;
   }
