@@ -6,6 +6,7 @@
  * by POLL_MS, so the stop flag and the tables are looked at regularly; the
  * forwarding never runs on the daemon's event loop.
  */
+import { writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from '../io/native.js';
 import { nativePacketPort, nativeTunPort, type NativeTunPort } from '../io/native-ports.js';
@@ -25,6 +26,7 @@ import { heapReport } from '../daemon/heap-report.js';
 
 function main(): void {
   const d = workerData as ForwardingWorkerData;
+  nameThread(`ipmp-${d.role}`);
   const native = loadNative();
   const view = new TablesView(d.tables);
   const neigh = new NeighbourTable(d.neighbours);
@@ -53,6 +55,19 @@ function main(): void {
     warm?.close();
   }
   parentPort?.postMessage({ stopped: d.role });
+}
+
+/**
+ * Gives this thread the worker's name (ipmp-both, ipmp-tx, ipmp-rx), as /proc/PID/task/TID/comm,
+ * `top -H` and `ps -L` show it. A synchronous write runs on the calling thread, so
+ * /proc/thread-self is this worker's own thread. Best effort: the thread stays unnamed otherwise.
+ */
+function nameThread(name: string): void {
+  try {
+    writeFileSync('/proc/thread-self/comm', name);
+  } catch {
+    // no /proc, or a kernel without /proc/thread-self
+  }
 }
 
 /** The warm-up, or null when its local sockets cannot be had (the worker then forwards without it). */

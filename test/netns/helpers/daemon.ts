@@ -30,6 +30,8 @@ export interface StartOptions {
   program?: string;
   /** Runs it with IPMPD_TEST_HOOKS=1 (the control socket's `test-hook` op), for this daemon alone. */
   testHooks?: boolean;
+  /** Extra environment variables, for this daemon alone. */
+  env?: Record<string, string>;
 }
 
 export interface RunningDaemon {
@@ -118,7 +120,7 @@ export async function startDaemon(prefix: string, yamlText: string, opts: StartO
   const socket = join(dir, 'ipmpd.sock');
   const argv = ['netns', 'exec', hostNs(prefix), process.execPath, opts.program ?? IPMPD, '-c', file, '--socket', socket, '-d',
     ...(opts.args ?? [])];
-  const env = opts.testHooks ? { ...process.env, IPMPD_TEST_HOOKS: '1' } : process.env;
+  const env = { ...process.env, ...(opts.testHooks ? { IPMPD_TEST_HOOKS: '1' } : {}), ...opts.env };
   const proc = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO, env });
   installExitHook();
   live.add(proc);
