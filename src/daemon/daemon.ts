@@ -15,7 +15,7 @@ import type { ForwardingDump } from './forwarding.js';
 import type { DaemonConfig } from './config-types.js';
 import type { ProbeEvent, Request, Snapshot } from './protocol.js';
 import type { GroupHandover, Handover, HandoverReason } from './upgrade.js';
-import { heapReport } from './heap-report.js';
+import { heapReport } from '../util/heap-report.js';
 
 export class RequestError extends Error {
   constructor(readonly code: string, message: string) {

@@ -33,7 +33,7 @@ import { SolicitTable } from '../tables/solicits.js';
 import { NeighbourTable } from '../tables/neighbours.js';
 import { TablesWriter } from '../tables/shared-tables.js';
 import { RestartScheduler, workerStatus } from './liveness.js';
-import type { HeapReport } from './heap-report.js';
+import type { HeapReport } from '../util/heap-report.js';
 import type { ForwardingStatus } from './protocol.js';
 import {
   HB_BEAT, HB_HOOK, HB_WORDS, HOOK_CRASH, HOOK_HEAP, HOOK_HEAP_GC, HOOK_STALL,

@@ -22,7 +22,7 @@ import { RxPath } from './rx-path.js';
 import { TxPath } from './tx-path.js';
 import { WARMUP_SLICE, WarmUp, type WarmRole } from './warmup.js';
 import { HB_BEAT, HB_HOOK, HOOK_CRASH, HOOK_HEAP, HOOK_HEAP_GC, HOOK_NONE, HOOK_STALL, type ForwardingWorkerData } from './worker-protocol.js';
-import { heapReport } from '../daemon/heap-report.js';
+import { heapReport } from '../util/heap-report.js';
 
 function main(): void {
   const d = workerData as ForwardingWorkerData;

@@ -15,7 +15,7 @@ export const HOOK_NONE = 0;
 export const HOOK_STALL = 1;
 /** The worker throws, as on a bug. */
 export const HOOK_CRASH = 2;
-/** The worker posts `{ heap: HeapReport }` (daemon/heap-report.ts) to its owner. */
+/** The worker posts `{ heap: HeapReport }` (util/heap-report.ts) to its owner. */
 export const HOOK_HEAP = 3;
 /** As HOOK_HEAP, after a full garbage collection. */
 export const HOOK_HEAP_GC = 4;

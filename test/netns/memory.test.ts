@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { labUp, labDown, labDownSync, labFail, labRepair, waitFor, type LabInfo } from '../../src/lab/lab.js';
 import { uniquePrefix } from '../../src/lab/fixture.js';
 import { connectControl } from '../../src/cli/client.js';
-import type { HeapReport } from '../../src/daemon/heap-report.js';
+import type { HeapReport } from '../../src/util/heap-report.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { startDaemon, snapshot, withLog, type RunningDaemon } from './helpers/daemon.js';
 import { probingGroupYaml } from './helpers/probe-helpers.js';

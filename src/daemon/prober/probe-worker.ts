@@ -31,7 +31,7 @@ import {
 import { GroupFdt } from '../../control/fdt.js';
 import { RecvClock, type Level, type NicProbeEnv } from './nic-probe.js';
 import { ProbeMembers, type Instance, type Member } from './members.js';
-import { heapReport } from '../heap-report.js';
+import { heapReport } from '../../util/heap-report.js';
 import { NicProbe6 } from './nic-probe6.js';
 import type {
   Family, FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
