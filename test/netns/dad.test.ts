@@ -21,8 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { execIn, hostNs, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { withLab } from '../../src/lab/fixture.js';
-import { REPO, snapshot, startDaemon, type RunningDaemon, withLog } from './helpers/daemon.js';
-import { tcpdump, type Tcpdump } from './helpers/tcpdump.js';
+import { REPO, snapshot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { FrameCapture, underCapture, withCapture } from './helpers/capture.js';
 import { ipmpstat } from './helpers/probe-helpers.js';
 
 const DAD_PEER = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'dad-peer.js');
@@ -43,32 +43,18 @@ function config(addresses: string[]): string {
 interface Nd { src: string; dad: boolean; kind: 'ns' | 'na'; target: string; line: string }
 
 /** Neighbour solicitations and advertisements seen on the peer's eth0, in order (bounded by 30 s). */
-class Capture {
-  readonly seen: Nd[] = [];
-  private readonly cap: Tcpdump;
-  readonly ready: Promise<void>;
-
+class Capture extends FrameCapture<Nd> {
   constructor(p: string) {
-    this.cap = tcpdump(peerNs(p), ['-i', 'eth0', '-nn', '-e', '-l', '--immediate-mode', 'icmp6 and (ip6[40]==135 or ip6[40]==136)'],
-      { hardMs: 30_000, onLine: (l) => this.parse(l) });
-    this.ready = this.cap.ready;
+    super(peerNs(p), ['-i', 'eth0', '-nn', '-e', '-l', '--immediate-mode', 'icmp6 and (ip6[40]==135 or ip6[40]==136)'], 30_000);
   }
 
-  private parse(line: string): void {
+  protected parse(line: string): void {
     // 02:..:.. > 33:33:ff:00:00:10, ethertype IPv6 (0x86dd), length 78: :: > ff02::1:ff00:10: ICMP6, neighbor solicitation, who has 2001:db8::10, length 24
     const src = /^\S+\s+(\S+) >/.exec(line)?.[1] ?? '';
     const ns = /neighbor solicitation, who has (\S+?),/.exec(line);
     const na = /neighbor advertisement, tgt is (\S+?),/.exec(line);
     if (ns) this.seen.push({ src, dad: /: :: > /.test(line), kind: 'ns', target: ns[1], line });
     else if (na) this.seen.push({ src, dad: false, kind: 'na', target: na[1], line });
-  }
-
-  stop(): void {
-    void this.cap.stop();
-  }
-
-  text(): string {
-    return this.seen.map((x) => x.line).join('\n');
   }
 }
 
@@ -107,36 +93,21 @@ async function routeSource(p: string, dst: string): Promise<string> {
   return j[0]?.prefsrc ?? '';
 }
 
-function withCapture<T>(d: RunningDaemon, cap: Capture, fn: () => Promise<T>): Promise<T> {
-  return withLog(d, fn, 30, () => `--- capture ---\n${cap.text()}`);
-}
-
 describe('IPv6 duplicate address detection', { skip }, () => {
   it('sends a DAD probe (NS from ::) for a data address before its first unsolicited NA', async () => {
     await withLab({ nics: 2 }, async (lab) => {
       const p = lab.prefix;
       const peer = await peerMac(p);
-      const cap = new Capture(p);
-      try {
-        await cap.ready;
-        const d = await startDaemon(p, config([CLEAN]));
-        try {
-          await withCapture(d, cap, async () => {
-            const firstNa = (): number => cap.seen.findIndex((x) => x.kind === 'na' && x.target === CLEAN && x.src !== peer);
-            await waitFor(`an unsolicited NA for ${CLEAN}`, async () => firstNa() >= 0, 15_000, 50);
-            const probe = cap.seen.findIndex((x) => x.kind === 'ns' && x.dad && x.target === CLEAN);
-            assert.ok(probe >= 0, 'a DAD probe for the address was seen');
-            assert.ok(probe < firstNa(), 'the DAD probe comes before the first unsolicited NA');
-            assert.notEqual(cap.seen[probe].src, peer, 'the probe comes from one of the group\'s NICs');
-            assert.match(d.log(), new RegExp(`${CLEAN}: duplicate address detection passed`));
-            assert.doesNotMatch(d.log(), /Duplicate address/);
-          });
-        } finally {
-          await d.stop();
-        }
-      } finally {
-        cap.stop();
-      }
+      await underCapture(p, () => new Capture(p), config([CLEAN]), async (d, cap) => {
+        const firstNa = (): number => cap.seen.findIndex((x) => x.kind === 'na' && x.target === CLEAN && x.src !== peer);
+        await waitFor(`an unsolicited NA for ${CLEAN}`, async () => firstNa() >= 0, 15_000, 50);
+        const probe = cap.seen.findIndex((x) => x.kind === 'ns' && x.dad && x.target === CLEAN);
+        assert.ok(probe >= 0, 'a DAD probe for the address was seen');
+        assert.ok(probe < firstNa(), 'the DAD probe comes before the first unsolicited NA');
+        assert.notEqual(cap.seen[probe].src, peer, 'the probe comes from one of the group\'s NICs');
+        assert.match(d.log(), new RegExp(`${CLEAN}: duplicate address detection passed`));
+        assert.doesNotMatch(d.log(), /Duplicate address/);
+      });
     });
   });
 
@@ -145,30 +116,19 @@ describe('IPv6 duplicate address detection', { skip }, () => {
       const p = lab.prefix;
       const peer = await peerMac(p);
       await execIn(peerNs(p), ['ip', '-6', 'addr', 'add', `${DUP}/64`, 'dev', 'eth0', 'nodad']);
-      const cap = new Capture(p);
-      try {
-        await cap.ready;
-        const d = await startDaemon(p, config([DUP, CLEAN]));
-        try {
-          await withCapture(d, cap, async () => {
-            const re = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\); address not announced`);
-            await waitFor('the duplicate logged', async () => re.test(d.log()), 15_000, 50);
-            // The clean address's announcements run on the same timer as the duplicate's would:
-            // two of them bound the time any NA for the duplicate would have shown up.
-            const nas = (t: string): Nd[] => cap.seen.filter((x) => x.kind === 'na' && x.target === t && x.src !== peer);
-            await waitFor(`two unsolicited NAs for ${CLEAN}`, async () => nas(CLEAN).length >= 2, 15_000, 50);
-            assert.ok(cap.seen.some((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer), 'DAD probe sent');
-            assert.ok(cap.seen.some((x) => x.kind === 'na' && x.target === DUP && x.src === peer), 'the peer answered it');
-            assert.deepEqual(nas(DUP).map((x) => x.line), [], `no NA for ${DUP} from the group`);
-            assert.equal(d.alive(), true);
-            assert.equal(d.log().match(/Duplicate address/g)?.length, 1, 'logged once');
-          });
-        } finally {
-          await d.stop();
-        }
-      } finally {
-        cap.stop();
-      }
+      await underCapture(p, () => new Capture(p), config([DUP, CLEAN]), async (d, cap) => {
+        const re = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\); address not announced`);
+        await waitFor('the duplicate logged', async () => re.test(d.log()), 15_000, 50);
+        // The clean address's announcements run on the same timer as the duplicate's would:
+        // two of them bound the time any NA for the duplicate would have shown up.
+        const nas = (t: string): Nd[] => cap.seen.filter((x) => x.kind === 'na' && x.target === t && x.src !== peer);
+        await waitFor(`two unsolicited NAs for ${CLEAN}`, async () => nas(CLEAN).length >= 2, 15_000, 50);
+        assert.ok(cap.seen.some((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer), 'DAD probe sent');
+        assert.ok(cap.seen.some((x) => x.kind === 'na' && x.target === DUP && x.src === peer), 'the peer answered it');
+        assert.deepEqual(nas(DUP).map((x) => x.line), [], `no NA for ${DUP} from the group`);
+        assert.equal(d.alive(), true);
+        assert.equal(d.log().match(/Duplicate address/g)?.length, 1, 'logged once');
+      });
     });
   });
 
@@ -179,64 +139,56 @@ describe('IPv6 duplicate address detection', { skip }, () => {
       const agent = spawnIn(peerNs(p), [process.execPath, DAD_PEER, 'eth0', DUP]);
       let out = '';
       agent.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
-      const cap = new Capture(p);
       try {
         await waitFor('the DAD peer listening', async () => out.includes('ready\n'), 10_000, 20);
-        await cap.ready;
         // DUP is added last: the kernel lists it first and, not deprecated, would pick it as a source.
-        const d = await startDaemon(p, config([CLEAN, DUP]));
-        try {
-          await withCapture(d, cap, async () => {
-            await waitFor('the peer\'s answering probe', async () => out.includes('"seen"'), 15_000, 50);
-            const res = JSON.parse(out.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { seen: boolean; sent: boolean; from: string };
-            assert.deepEqual({ seen: res.seen, sent: res.sent }, { seen: true, sent: true });
-            assert.notEqual(res.from, peer);
-            const re = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\); address not announced`);
-            await waitFor('the duplicate logged', async () => re.test(d.log()), 10_000, 50);
-            assert.match(d.log(), new RegExp(`node ${peer} is probing for our address ${DUP} on eth\\d \\(duplicate address detection\\)`));
-            const nas = (t: string): Nd[] => cap.seen.filter((x) => x.kind === 'na' && x.target === t && x.src !== peer);
-            await waitFor(`two unsolicited NAs for ${CLEAN}`, async () => nas(CLEAN).length >= 2, 15_000, 50);
-            assert.deepEqual(nas(DUP).map((x) => x.line), [], `no NA for ${DUP} from the group`);
+        await underCapture(p, () => new Capture(p), config([CLEAN, DUP]), async (d, cap) => {
+          await waitFor('the peer\'s answering probe', async () => out.includes('"seen"'), 15_000, 50);
+          const res = JSON.parse(out.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { seen: boolean; sent: boolean; from: string };
+          assert.deepEqual({ seen: res.seen, sent: res.sent }, { seen: true, sent: true });
+          assert.notEqual(res.from, peer);
+          const re = new RegExp(`Duplicate address ${DUP} detected on ${TUN} \\(node ${peer}\\); address not announced`);
+          await waitFor('the duplicate logged', async () => re.test(d.log()), 10_000, 50);
+          assert.match(d.log(), new RegExp(`node ${peer} is probing for our address ${DUP} on eth\\d \\(duplicate address detection\\)`));
+          const nas = (t: string): Nd[] => cap.seen.filter((x) => x.kind === 'na' && x.target === t && x.src !== peer);
+          await waitFor(`two unsolicited NAs for ${CLEAN}`, async () => nas(CLEAN).length >= 2, 15_000, 50);
+          assert.deepEqual(nas(DUP).map((x) => x.line), [], `no NA for ${DUP} from the group`);
 
-            const rows = (await ipmpstat(p, d, ['-n', '-o', 'ADDRESS,STATE,INBOUND', '-P', '-a'])).trim().split('\n');
-            assert.ok(rows.includes(`${DUP.replace(/:/g, '\\:')}:down:`), `duplicate down with no INBOUND: ${rows.join(' | ')}`);
-            assert.ok(rows.some((r) => r.startsWith(`${CLEAN.replace(/:/g, '\\:')}:up:eth`)), `the other address up: ${rows.join(' | ')}`);
-            const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
-            assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
+          const rows = (await ipmpstat(p, d, ['-n', '-o', 'ADDRESS,STATE,INBOUND', '-P', '-a'])).trim().split('\n');
+          assert.ok(rows.includes(`${DUP.replace(/:/g, '\\:')}:down:`), `duplicate down with no INBOUND: ${rows.join(' | ')}`);
+          assert.ok(rows.some((r) => r.startsWith(`${CLEAN.replace(/:/g, '\\:')}:up:eth`)), `the other address up: ${rows.join(' | ')}`);
+          const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
+          assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
 
-            // Deprecated in the kernel: kept, but never the source of a new connection while the other address is there.
-            assert.match(d.log(), new RegExp(`${DUP} deprecated on ${TUN} \\(preferred lifetime 0\\): not used as a source address`));
-            assert.deepEqual(await lifetimes(p, DUP), { deprecated: true, preferred: 0, valid: FOREVER });
-            assert.deepEqual(await lifetimes(p, CLEAN), { deprecated: false, preferred: FOREVER, valid: FOREVER });
-            assert.equal(await sourceFor(p, PEER6), CLEAN, 'the source of a new connection');
+          // Deprecated in the kernel: kept, but never the source of a new connection while the other address is there.
+          assert.match(d.log(), new RegExp(`${DUP} deprecated on ${TUN} \\(preferred lifetime 0\\): not used as a source address`));
+          assert.deepEqual(await lifetimes(p, DUP), { deprecated: true, preferred: 0, valid: FOREVER });
+          assert.deepEqual(await lifetimes(p, CLEAN), { deprecated: false, preferred: FOREVER, valid: FOREVER });
+          assert.equal(await sourceFor(p, PEER6), CLEAN, 'the source of a new connection');
 
-            // Removed and added again (the peer no longer probes): DAD runs again and passes.
-            const ipmp = (...args: string[]) => execIn(hostNs(p), [process.execPath, IPMP, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
-            const probesBefore = cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length;
-            await ipmp('delete-addr', `${DUP}/64`, TUN);
-            await ipmp('create-addr', '-a', `${DUP}/64`, TUN);
-            // Inside its 1 s DAD window the address is deprecated: the kernel picks the other one.
-            const inWindow = { lft: await lifetimes(p, DUP), src: await routeSource(p, PEER6) };
-            const passed = new RegExp(`${DUP}: duplicate address detection passed`).test(d.log());
-            assert.equal(passed, false, 'the window checks ran before DAD ended');
-            assert.deepEqual(inWindow, { lft: { deprecated: true, preferred: 0, valid: FOREVER }, src: CLEAN });
-            await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP}: duplicate address detection passed`).test(d.log()), 10_000, 50);
-            await waitFor(`an unsolicited NA for ${DUP}`, async () => nas(DUP).length >= 1, 10_000, 50);
-            assert.equal(cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length, probesBefore + 1,
-              'one new DAD probe');
-            const again = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
-            assert.equal(again?.up, true);
-            assert.equal(again?.reason, undefined);
-            assert.deepEqual(await lifetimes(p, DUP), { deprecated: false, preferred: FOREVER, valid: FOREVER });
-            // The newest of two equally good addresses is the kernel's pick: the re-created one again.
-            assert.equal(await sourceFor(p, PEER6), DUP, 'the re-created address is a source again');
-            assert.equal(d.alive(), true);
-          });
-        } finally {
-          await d.stop();
-        }
+          // Removed and added again (the peer no longer probes): DAD runs again and passes.
+          const ipmp = (...args: string[]) => execIn(hostNs(p), [process.execPath, IPMP, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
+          const probesBefore = cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length;
+          await ipmp('delete-addr', `${DUP}/64`, TUN);
+          await ipmp('create-addr', '-a', `${DUP}/64`, TUN);
+          // Inside its 1 s DAD window the address is deprecated: the kernel picks the other one.
+          const inWindow = { lft: await lifetimes(p, DUP), src: await routeSource(p, PEER6) };
+          const passed = new RegExp(`${DUP}: duplicate address detection passed`).test(d.log());
+          assert.equal(passed, false, 'the window checks ran before DAD ended');
+          assert.deepEqual(inWindow, { lft: { deprecated: true, preferred: 0, valid: FOREVER }, src: CLEAN });
+          await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP}: duplicate address detection passed`).test(d.log()), 10_000, 50);
+          await waitFor(`an unsolicited NA for ${DUP}`, async () => nas(DUP).length >= 1, 10_000, 50);
+          assert.equal(cap.seen.filter((x) => x.kind === 'ns' && x.dad && x.target === DUP && x.src !== peer).length, probesBefore + 1,
+            'one new DAD probe');
+          const again = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
+          assert.equal(again?.up, true);
+          assert.equal(again?.reason, undefined);
+          assert.deepEqual(await lifetimes(p, DUP), { deprecated: false, preferred: FOREVER, valid: FOREVER });
+          // The newest of two equally good addresses is the kernel's pick: the re-created one again.
+          assert.equal(await sourceFor(p, PEER6), DUP, 'the re-created address is a source again');
+          assert.equal(d.alive(), true);
+        });
       } finally {
-        cap.stop();
         if (agent.exitCode === null) agent.kill('SIGTERM');
       }
     });
@@ -316,35 +268,24 @@ describe('IPv6 duplicate address detection', { skip }, () => {
       // eth0's link-local (from 02:00:00:00:00:01), held by the peer.
       const LL0 = 'fe80::ff:fe00:1';
       await execIn(peerNs(p), ['ip', '-6', 'addr', 'add', `${LL0}/64`, 'dev', 'eth0', 'nodad']);
-      const cap = new Capture(p);
-      try {
-        await cap.ready;
-        const cfg = ['FAILURE_DETECTION_TIME: 1000', 'groups:', `  ${TUN}:`, '    interfaces:',
-          '      eth0: { test-address6: link-local }', '      eth1: { test-address6: link-local }',
-          `    addresses: [${CLEAN}/64]`, ''].join('\n');
-        const d = await startDaemon(p, cfg);
-        try {
-          await withCapture(d, cap, async () => {
-            const re = new RegExp(`duplicate test address ${LL0} on eth0 \\(node ${peer}\\); not probing with it`);
-            await waitFor('the duplicate test address logged', async () => re.test(d.log()), 10_000, 50);
-            assert.ok(cap.seen.some((x) => x.kind === 'ns' && x.dad && x.target === LL0 && x.src !== peer), 'DAD probe for the test address');
-            await waitFor('eth1 probing over IPv6', async () => {
-              const t = await ipmpstat(p, d, ['-t', '-o', 'INTERFACE,MODE,TESTADDR', '-P']);
-              return /^eth1:(multicast|routes):fe80/m.test(t);
-            }, 10_000, 100);
-            const t = await ipmpstat(p, d, ['-t', '-o', 'INTERFACE,MODE,TESTADDR', '-P']);
-            assert.match(t, /^eth0:disabled:$/m, `eth0 does not probe: ${t}`);
-            const i = (await snapshot(d.socket)).interfaces.find((x) => x.name === 'eth0');
-            assert.equal(i?.probe, 'disabled');
-            assert.equal(cap.seen.filter((x) => x.kind === 'na' && x.target === LL0 && x.src !== peer).length, 0, 'never answered for');
-            assert.equal(d.log().match(/duplicate test address/g)?.length, 1, 'logged once');
-          });
-        } finally {
-          await d.stop();
-        }
-      } finally {
-        cap.stop();
-      }
+      const cfg = ['FAILURE_DETECTION_TIME: 1000', 'groups:', `  ${TUN}:`, '    interfaces:',
+        '      eth0: { test-address6: link-local }', '      eth1: { test-address6: link-local }',
+        `    addresses: [${CLEAN}/64]`, ''].join('\n');
+      await underCapture(p, () => new Capture(p), cfg, async (d, cap) => {
+        const re = new RegExp(`duplicate test address ${LL0} on eth0 \\(node ${peer}\\); not probing with it`);
+        await waitFor('the duplicate test address logged', async () => re.test(d.log()), 10_000, 50);
+        assert.ok(cap.seen.some((x) => x.kind === 'ns' && x.dad && x.target === LL0 && x.src !== peer), 'DAD probe for the test address');
+        await waitFor('eth1 probing over IPv6', async () => {
+          const t = await ipmpstat(p, d, ['-t', '-o', 'INTERFACE,MODE,TESTADDR', '-P']);
+          return /^eth1:(multicast|routes):fe80/m.test(t);
+        }, 10_000, 100);
+        const t = await ipmpstat(p, d, ['-t', '-o', 'INTERFACE,MODE,TESTADDR', '-P']);
+        assert.match(t, /^eth0:disabled:$/m, `eth0 does not probe: ${t}`);
+        const i = (await snapshot(d.socket)).interfaces.find((x) => x.name === 'eth0');
+        assert.equal(i?.probe, 'disabled');
+        assert.equal(cap.seen.filter((x) => x.kind === 'na' && x.target === LL0 && x.src !== peer).length, 0, 'never answered for');
+        assert.equal(d.log().match(/duplicate test address/g)?.length, 1, 'logged once');
+      });
     });
   });
 });

@@ -22,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { execIn, hostNs, peerNs, spawnIn, waitFor } from '../../src/lab/lab.js';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { withLab } from '../../src/lab/fixture.js';
-import { REPO, snapshot, startDaemon, type RunningDaemon, withLog } from './helpers/daemon.js';
-import { tcpdump, type Tcpdump } from './helpers/tcpdump.js';
+import { REPO, snapshot, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { FrameCapture, underCapture, withCapture } from './helpers/capture.js';
 import { ipmpstat } from './helpers/probe-helpers.js';
 
 const DAD_PEER = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'dad-peer.js');
@@ -43,18 +43,12 @@ function config(addresses: string[]): string {
 interface Arp { at: number; src: string; kind: 'probe' | 'garp' | 'request' | 'reply'; target: string; sha: string; line: string }
 
 /** ARP frames seen on a namespace's NIC (the peer's eth0 unless told), in order, with tcpdump's timestamps (bounded by 40 s). */
-class Capture {
-  readonly seen: Arp[] = [];
-  private readonly cap: Tcpdump;
-  readonly ready: Promise<void>;
-
+class Capture extends FrameCapture<Arp> {
   constructor(p: string, ns = peerNs(p), ifname = 'eth0') {
-    this.cap = tcpdump(ns, ['-i', ifname, '-tt', '-nn', '-e', '-l', '--immediate-mode', 'arp'],
-      { hardMs: 40_000, onLine: (l) => this.parse(l) });
-    this.ready = this.cap.ready;
+    super(ns, ['-i', ifname, '-tt', '-nn', '-e', '-l', '--immediate-mode', 'arp'], 40_000);
   }
 
-  private parse(line: string): void {
+  protected parse(line: string): void {
     // 1700000000.123456 02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 198.18.0.10 tell 0.0.0.0, length 28
     const head = /^(\d+\.\d+)\s+(\S+) >/.exec(line);
     if (!head) return;
@@ -68,14 +62,6 @@ class Capture {
     } else if (rep) {
       this.seen.push({ at, src, kind: 'reply', target: rep[1], sha: rep[2], line });
     }
-  }
-
-  stop(): void {
-    void this.cap.stop();
-  }
-
-  text(): string {
-    return this.seen.map((x) => x.line).join('\n');
   }
 }
 
@@ -94,10 +80,6 @@ async function peerPings(p: string, dst: string): Promise<boolean> {
   }
 }
 
-function withCapture<T>(d: RunningDaemon, cap: Capture, fn: () => Promise<T>): Promise<T> {
-  return withLog(d, fn, 30, () => `--- capture ---\n${cap.text()}`);
-}
-
 function dupLine(peer: string): RegExp {
   return new RegExp(`Duplicate address ${DUP.replace(/\./g, '\\.')} detected on ${TUN} \\(node ${peer}\\); address not announced`, 'g');
 }
@@ -107,35 +89,24 @@ describe('IPv4 duplicate address detection', { skip }, () => {
     await withLab({ nics: 2 }, async (lab) => {
       const p = lab.prefix;
       const ours = [await macOf(hostNs(p), 'eth0'), await macOf(hostNs(p), 'eth1')];
-      const cap = new Capture(p);
-      try {
-        await cap.ready;
-        const d = await startDaemon(p, config([CLEAN]));
-        try {
-          await withCapture(d, cap, async () => {
-            const firstGarp = (): number => cap.seen.findIndex((x) => x.kind === 'garp' && x.target === CLEAN);
-            await waitFor(`a gratuitous ARP for ${CLEAN}`, async () => firstGarp() >= 0, 15_000, 50);
-            const garp = cap.seen[firstGarp()];
-            const probes = cap.seen.filter((x) => x.kind === 'probe' && x.target === CLEAN);
-            assert.equal(probes.length, 3, 'three probes');
-            assert.ok(probes.every((x) => cap.seen.indexOf(x) < firstGarp()), 'all probes before the first gratuitous ARP');
-            const bound = (await snapshot(d.socket)).addresses.find((x) => x.address === CLEAN);
-            const boundMac = ours[bound?.inbound === 'eth1' ? 1 : 0];
-            assert.ok(probes.every((x) => x.src === boundMac), `from the bound NIC (${bound?.inbound} ${boundMac}): ${probes.map((x) => x.line)}`);
-            // Timers never fire early; the upper bounds are only safety bounds for a loaded machine.
-            const gaps = probes.slice(1).map((x, i) => x.at - probes[i].at);
-            assert.ok(gaps.every((g) => g >= 140 && g < 2000), `probe spacing ${gaps.map((g) => g.toFixed(1))} ms`);
-            const wait = garp.at - probes[2].at;
-            assert.ok(wait >= 140 && wait < 2000, `gratuitous ARP ${wait.toFixed(1)} ms after the last probe`);
-            assert.match(d.log(), new RegExp(`${CLEAN.replace(/\./g, '\\.')}: duplicate address detection passed`));
-            assert.doesNotMatch(d.log(), /Duplicate address/);
-          });
-        } finally {
-          await d.stop();
-        }
-      } finally {
-        cap.stop();
-      }
+      await underCapture(p, () => new Capture(p), config([CLEAN]), async (d, cap) => {
+        const firstGarp = (): number => cap.seen.findIndex((x) => x.kind === 'garp' && x.target === CLEAN);
+        await waitFor(`a gratuitous ARP for ${CLEAN}`, async () => firstGarp() >= 0, 15_000, 50);
+        const garp = cap.seen[firstGarp()];
+        const probes = cap.seen.filter((x) => x.kind === 'probe' && x.target === CLEAN);
+        assert.equal(probes.length, 3, 'three probes');
+        assert.ok(probes.every((x) => cap.seen.indexOf(x) < firstGarp()), 'all probes before the first gratuitous ARP');
+        const bound = (await snapshot(d.socket)).addresses.find((x) => x.address === CLEAN);
+        const boundMac = ours[bound?.inbound === 'eth1' ? 1 : 0];
+        assert.ok(probes.every((x) => x.src === boundMac), `from the bound NIC (${bound?.inbound} ${boundMac}): ${probes.map((x) => x.line)}`);
+        // Timers never fire early; the upper bounds are only safety bounds for a loaded machine.
+        const gaps = probes.slice(1).map((x, i) => x.at - probes[i].at);
+        assert.ok(gaps.every((g) => g >= 140 && g < 2000), `probe spacing ${gaps.map((g) => g.toFixed(1))} ms`);
+        const wait = garp.at - probes[2].at;
+        assert.ok(wait >= 140 && wait < 2000, `gratuitous ARP ${wait.toFixed(1)} ms after the last probe`);
+        assert.match(d.log(), new RegExp(`${CLEAN.replace(/\./g, '\\.')}: duplicate address detection passed`));
+        assert.doesNotMatch(d.log(), /Duplicate address/);
+      });
     });
   });
 
@@ -144,57 +115,46 @@ describe('IPv4 duplicate address detection', { skip }, () => {
       const p = lab.prefix;
       const peer = await macOf(peerNs(p), 'eth0');
       await execIn(peerNs(p), ['ip', 'addr', 'add', `${DUP}/24`, 'dev', 'eth0']);
-      const cap = new Capture(p);
-      try {
-        await cap.ready;
-        const d = await startDaemon(p, config([DUP, CLEAN]));
-        try {
-          await withCapture(d, cap, async () => {
-            await waitFor('the duplicate logged', async () => dupLine(peer).test(d.log()), 15_000, 50);
-            // The clean address's announcements run on the same timer as the duplicate's would:
-            // two of them bound the time a gratuitous ARP for the duplicate would have shown up.
-            const garps = (t: string): Arp[] => cap.seen.filter((x) => x.kind === 'garp' && x.target === t && x.src !== peer);
-            await waitFor(`two gratuitous ARPs for ${CLEAN}`, async () => garps(CLEAN).length >= 2, 15_000, 50);
-            assert.ok(cap.seen.some((x) => x.kind === 'probe' && x.target === DUP && x.src !== peer), 'ARP probe sent');
-            assert.ok(cap.seen.some((x) => x.kind === 'reply' && x.target === DUP && x.src === peer), 'the peer answered it');
-            assert.deepEqual(garps(DUP).map((x) => x.line), [], `no gratuitous ARP for ${DUP} from the group`);
-            assert.equal(d.log().match(dupLine(peer))?.length, 1, 'logged once');
+      await underCapture(p, () => new Capture(p), config([DUP, CLEAN]), async (d, cap) => {
+        await waitFor('the duplicate logged', async () => dupLine(peer).test(d.log()), 15_000, 50);
+        // The clean address's announcements run on the same timer as the duplicate's would:
+        // two of them bound the time a gratuitous ARP for the duplicate would have shown up.
+        const garps = (t: string): Arp[] => cap.seen.filter((x) => x.kind === 'garp' && x.target === t && x.src !== peer);
+        await waitFor(`two gratuitous ARPs for ${CLEAN}`, async () => garps(CLEAN).length >= 2, 15_000, 50);
+        assert.ok(cap.seen.some((x) => x.kind === 'probe' && x.target === DUP && x.src !== peer), 'ARP probe sent');
+        assert.ok(cap.seen.some((x) => x.kind === 'reply' && x.target === DUP && x.src === peer), 'the peer answered it');
+        assert.deepEqual(garps(DUP).map((x) => x.line), [], `no gratuitous ARP for ${DUP} from the group`);
+        assert.equal(d.log().match(dupLine(peer))?.length, 1, 'logged once');
 
-            const rows = (await ipmpstat(p, d, ['-n', '-o', 'ADDRESS,STATE,INBOUND', '-P', '-a'])).trim().split('\n');
-            assert.ok(rows.includes(`${DUP}:down:`), `duplicate down with no INBOUND: ${rows.join(' | ')}`);
-            assert.ok(rows.some((r) => r.startsWith(`${CLEAN}:up:eth`)), `the other address up: ${rows.join(' | ')}`);
-            const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
-            assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
-            assert.equal(await peerPings(p, CLEAN), true, `${CLEAN} answers the peer`);
+        const rows = (await ipmpstat(p, d, ['-n', '-o', 'ADDRESS,STATE,INBOUND', '-P', '-a'])).trim().split('\n');
+        assert.ok(rows.includes(`${DUP}:down:`), `duplicate down with no INBOUND: ${rows.join(' | ')}`);
+        assert.ok(rows.some((r) => r.startsWith(`${CLEAN}:up:eth`)), `the other address up: ${rows.join(' | ')}`);
+        const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
+        assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
+        assert.equal(await peerPings(p, CLEAN), true, `${CLEAN} answers the peer`);
 
-            // The peer lets go: its requests for the duplicate are still not answered.
-            await execIn(peerNs(p), ['ip', 'addr', 'del', `${DUP}/24`, 'dev', 'eth0']);
-            assert.equal(await peerPings(p, DUP), false, 'a duplicate is not answered for');
-            assert.ok(cap.seen.some((x) => x.kind === 'request' && x.target === DUP && x.src === peer), 'the peer asked');
-            assert.deepEqual(cap.seen.filter((x) => x.kind === 'reply' && x.target === DUP && x.src !== peer).map((x) => x.line), []);
+        // The peer lets go: its requests for the duplicate are still not answered.
+        await execIn(peerNs(p), ['ip', 'addr', 'del', `${DUP}/24`, 'dev', 'eth0']);
+        assert.equal(await peerPings(p, DUP), false, 'a duplicate is not answered for');
+        assert.ok(cap.seen.some((x) => x.kind === 'request' && x.target === DUP && x.src === peer), 'the peer asked');
+        assert.deepEqual(cap.seen.filter((x) => x.kind === 'reply' && x.target === DUP && x.src !== peer).map((x) => x.line), []);
 
-            // Removed and added again: the probes run again, it passes, is announced and reachable.
-            const ipmp = (...args: string[]) => execIn(hostNs(p), [process.execPath, IPMP, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
-            const probesBefore = cap.seen.filter((x) => x.kind === 'probe' && x.target === DUP && x.src !== peer).length;
-            await ipmp('delete-addr', `${DUP}/24`, TUN);
-            await ipmp('create-addr', '-a', `${DUP}/24`, TUN);
-            await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP.replace(/\./g, '\\.')}: duplicate address detection passed`).test(d.log()), 10_000, 50);
-            await waitFor(`a gratuitous ARP for ${DUP}`, async () => garps(DUP).length >= 1, 10_000, 50);
-            assert.equal(cap.seen.filter((x) => x.kind === 'probe' && x.target === DUP && x.src !== peer).length, probesBefore + 3,
-              'three new probes');
-            const again = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
-            assert.equal(again?.up, true);
-            assert.equal(again?.reason, undefined);
-            await waitFor(`${DUP} answering the peer`, () => peerPings(p, DUP), 10_000, 100);
-            assert.equal(d.log().match(/Duplicate address/g)?.length, 1);
-            assert.equal(d.alive(), true);
-          });
-        } finally {
-          await d.stop();
-        }
-      } finally {
-        cap.stop();
-      }
+        // Removed and added again: the probes run again, it passes, is announced and reachable.
+        const ipmp = (...args: string[]) => execIn(hostNs(p), [process.execPath, IPMP, '--socket', d.socket, ...args], { timeoutMs: 10_000 });
+        const probesBefore = cap.seen.filter((x) => x.kind === 'probe' && x.target === DUP && x.src !== peer).length;
+        await ipmp('delete-addr', `${DUP}/24`, TUN);
+        await ipmp('create-addr', '-a', `${DUP}/24`, TUN);
+        await waitFor(`DAD of ${DUP} passed`, async () => new RegExp(`${DUP.replace(/\./g, '\\.')}: duplicate address detection passed`).test(d.log()), 10_000, 50);
+        await waitFor(`a gratuitous ARP for ${DUP}`, async () => garps(DUP).length >= 1, 10_000, 50);
+        assert.equal(cap.seen.filter((x) => x.kind === 'probe' && x.target === DUP && x.src !== peer).length, probesBefore + 3,
+          'three new probes');
+        const again = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
+        assert.equal(again?.up, true);
+        assert.equal(again?.reason, undefined);
+        await waitFor(`${DUP} answering the peer`, () => peerPings(p, DUP), 10_000, 100);
+        assert.equal(d.log().match(/Duplicate address/g)?.length, 1);
+        assert.equal(d.alive(), true);
+      });
     });
   });
 
@@ -205,32 +165,24 @@ describe('IPv4 duplicate address detection', { skip }, () => {
       const agent = spawnIn(peerNs(p), [process.execPath, DAD_PEER, 'eth0', DUP]);
       let out = '';
       agent.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
-      const cap = new Capture(p);
       try {
         await waitFor('the DAD peer listening', async () => out.includes('ready\n'), 10_000, 20);
-        await cap.ready;
-        const d = await startDaemon(p, config([CLEAN, DUP]));
-        try {
-          await withCapture(d, cap, async () => {
-            await waitFor('the peer\'s probe', async () => out.includes('"seen"'), 15_000, 50);
-            const res = JSON.parse(out.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { seen: boolean; sent: boolean; from: string };
-            assert.deepEqual({ seen: res.seen, sent: res.sent }, { seen: true, sent: true });
-            assert.notEqual(res.from, peer);
-            await waitFor('the duplicate logged', async () => dupLine(peer).test(d.log()), 10_000, 50);
-            assert.match(d.log(), new RegExp(`node ${peer} is probing for our address ${DUP.replace(/\./g, '\\.')} on eth\\d \\(duplicate address detection\\)`));
-            const garps = (t: string): Arp[] => cap.seen.filter((x) => x.kind === 'garp' && x.target === t && x.src !== peer);
-            await waitFor(`two gratuitous ARPs for ${CLEAN}`, async () => garps(CLEAN).length >= 2, 15_000, 50);
-            assert.deepEqual(garps(DUP).map((x) => x.line), [], `no gratuitous ARP for ${DUP} from the group`);
-            const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
-            assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
-            assert.equal(await peerPings(p, CLEAN), true, `${CLEAN} answers the peer`);
-            assert.equal(d.log().match(dupLine(peer))?.length, 1, 'logged once');
-          });
-        } finally {
-          await d.stop();
-        }
+        await underCapture(p, () => new Capture(p), config([CLEAN, DUP]), async (d, cap) => {
+          await waitFor('the peer\'s probe', async () => out.includes('"seen"'), 15_000, 50);
+          const res = JSON.parse(out.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { seen: boolean; sent: boolean; from: string };
+          assert.deepEqual({ seen: res.seen, sent: res.sent }, { seen: true, sent: true });
+          assert.notEqual(res.from, peer);
+          await waitFor('the duplicate logged', async () => dupLine(peer).test(d.log()), 10_000, 50);
+          assert.match(d.log(), new RegExp(`node ${peer} is probing for our address ${DUP.replace(/\./g, '\\.')} on eth\\d \\(duplicate address detection\\)`));
+          const garps = (t: string): Arp[] => cap.seen.filter((x) => x.kind === 'garp' && x.target === t && x.src !== peer);
+          await waitFor(`two gratuitous ARPs for ${CLEAN}`, async () => garps(CLEAN).length >= 2, 15_000, 50);
+          assert.deepEqual(garps(DUP).map((x) => x.line), [], `no gratuitous ARP for ${DUP} from the group`);
+          const a = (await snapshot(d.socket)).addresses.find((x) => x.address === DUP);
+          assert.deepEqual({ up: a?.up, reason: a?.reason, node: a?.node }, { up: false, reason: 'duplicate', node: peer });
+          assert.equal(await peerPings(p, CLEAN), true, `${CLEAN} answers the peer`);
+          assert.equal(d.log().match(dupLine(peer))?.length, 1, 'logged once');
+        });
       } finally {
-        cap.stop();
         if (agent.exitCode === null) agent.kill('SIGTERM');
       }
     });
@@ -241,25 +193,14 @@ describe('IPv4 duplicate address detection', { skip }, () => {
       const p = lab.prefix;
       const eth2 = await macOf(hostNs(p), 'eth2');
       // What eth2 hears and sends: our probes, its kernel's answers, our gratuitous ARPs.
-      const cap = new Capture(p, hostNs(p), 'eth2');
-      try {
-        await cap.ready;
-        const d = await startDaemon(p, config([CLEAN]));
-        try {
-          await withCapture(d, cap, async () => {
-            await waitFor(`a gratuitous ARP for ${CLEAN}`, async () => cap.seen.some((x) => x.kind === 'garp' && x.target === CLEAN), 15_000, 50);
-            assert.ok(cap.seen.some((x) => x.kind === 'reply' && x.target === CLEAN && x.sha === eth2),
-              'the host kernel answered a probe through eth2');
-            assert.match(d.log(), new RegExp(`${CLEAN.replace(/\./g, '\\.')}: duplicate address detection passed`));
-            assert.doesNotMatch(d.log(), /Duplicate address/);
-            assert.equal((await snapshot(d.socket)).addresses.find((x) => x.address === CLEAN)?.up, true);
-          });
-        } finally {
-          await d.stop();
-        }
-      } finally {
-        cap.stop();
-      }
+      await underCapture(p, () => new Capture(p, hostNs(p), 'eth2'), config([CLEAN]), async (d, cap) => {
+        await waitFor(`a gratuitous ARP for ${CLEAN}`, async () => cap.seen.some((x) => x.kind === 'garp' && x.target === CLEAN), 15_000, 50);
+        assert.ok(cap.seen.some((x) => x.kind === 'reply' && x.target === CLEAN && x.sha === eth2),
+          'the host kernel answered a probe through eth2');
+        assert.match(d.log(), new RegExp(`${CLEAN.replace(/\./g, '\\.')}: duplicate address detection passed`));
+        assert.doesNotMatch(d.log(), /Duplicate address/);
+        assert.equal((await snapshot(d.socket)).addresses.find((x) => x.address === CLEAN)?.up, true);
+      });
     });
   });
 
