@@ -1,31 +1,34 @@
 /**
  * ipmp: live changes to the running daemon (ipadm-style verbs), plus the lab and the benchmarks.
  *
- *   ipmp add-ipmp -i IF[,IF...] GROUP
- *   ipmp remove-ipmp -i IF[,IF...] GROUP
- *   ipmp create-addr -a ADDR/PLEN GROUP
- *   ipmp delete-addr ADDR/PLEN GROUP
- *   ipmp set-ifprop -p standby=on|off IF
- *   ipmp set-ifprop -p test-address=ADDR/PLEN|link-local|none IF
+ *   ipmp add-ipmp [--persist] -i IF[,IF...] GROUP
+ *   ipmp remove-ipmp [--persist] -i IF[,IF...] GROUP
+ *   ipmp create-addr [--persist] -a ADDR/PLEN GROUP
+ *   ipmp delete-addr [--persist] ADDR/PLEN GROUP
+ *   ipmp set-ifprop [--persist] -p standby=on|off IF
+ *   ipmp set-ifprop [--persist] -p test-address=ADDR/PLEN|link-local|none IF
  *   ipmp lab ...      ipmp bench ...
  *
  * Arguments are checked here before anything is sent; the daemon has the last word.
+ * --persist (anywhere among the options) also makes the daemon rewrite its configuration
+ * file once the live change succeeded; a change applied but not written exits 1.
  */
 import { canonicalAddress, isLinkLocal6 } from '../daemon/config-addr.js';
 import {
   call, DaemonError, defaultIo, FatalError, openControl, parseArgs, runCommand, UsageError,
 } from './common.js';
 import type { CliIo, RequestBody } from './common.js';
+import type { LiveResult } from '../daemon/protocol.js';
 import { checkAddrPrefix, checkIfname } from './validate.js';
 
 const PROG = 'ipmp';
 
 const VERB_USAGE: Record<string, string> = {
-  'add-ipmp': 'ipmp add-ipmp -i IF[,IF...] GROUP',
-  'remove-ipmp': 'ipmp remove-ipmp -i IF[,IF...] GROUP',
-  'create-addr': 'ipmp create-addr -a ADDR/PLEN GROUP',
-  'delete-addr': 'ipmp delete-addr ADDR/PLEN GROUP',
-  'set-ifprop': 'ipmp set-ifprop -p standby=on|off IF\n       ipmp set-ifprop -p test-address=ADDR/PLEN|link-local|none IF',
+  'add-ipmp': 'ipmp add-ipmp [--persist] -i IF[,IF...] GROUP',
+  'remove-ipmp': 'ipmp remove-ipmp [--persist] -i IF[,IF...] GROUP',
+  'create-addr': 'ipmp create-addr [--persist] -a ADDR/PLEN GROUP',
+  'delete-addr': 'ipmp delete-addr [--persist] ADDR/PLEN GROUP',
+  'set-ifprop': 'ipmp set-ifprop [--persist] -p standby=on|off IF\n       ipmp set-ifprop [--persist] -p test-address=ADDR/PLEN|link-local|none IF',
   lab: 'ipmp lab up|down|fail|repair|status|demo [OPTIONS]',
   bench: 'ipmp bench [--quick] [--json FILE]\n       ipmp bench soak [--faults N] [--seed S] [--nics K] [--json FILE]',
 };
@@ -42,10 +45,15 @@ Verbs:
   lab           build and drive a test network in namespaces (ipmp lab --help)
   bench         run the benchmark suite; bench soak: the fault soak (ipmp bench soak --help)
 Options (before or after the verb):
+  --persist      live verbs: also write the change into ipmpd's configuration file
   --socket PATH  control socket (default: $IPMP_SOCKET or /run/ipmp/ipmpd.sock)
   --debug        show stack traces on unexpected errors
   --help         this text
-GROUP is the IPMP interface name (e.g. ipmp0). Changes apply to the running daemon only.
+GROUP is the IPMP interface name (e.g. ipmp0) or its group name. Changes apply to the
+running daemon only; with --persist, once applied, ipmpd also rewrites the configuration file
+it loaded (comments and layout kept), so a restart or a SIGHUP keeps them. If the file cannot
+take the change (edited since it was loaded, not writable), the change stays applied, the
+reason is printed and the exit status is 1.
 `;
 
 function verbUsage(verb: string): string {
@@ -98,9 +106,19 @@ export function parseVerb(verb: string, argv: string[]): RequestBody {
   return parseVerbArgs(verb, argv).req;
 }
 
-function parseVerbArgs(verb: string, argv: string[]): { req: RequestBody; socket?: string } {
-  const args = parseArgs(argv, '', withArgFor(verb));
-  return { req: requestFor(verb, args.opts.map((o) => o.value ?? ''), args.operands), socket: args.socket };
+function parseVerbArgs(verb: string, argv: string[], persistBefore = false): { req: RequestBody; socket?: string } {
+  const { rest, persist } = takePersist(argv);
+  const args = parseArgs(rest, '', withArgFor(verb));
+  const req = requestFor(verb, args.opts.map((o) => o.value ?? ''), args.operands);
+  return { req: persist || persistBefore ? { ...req, persist: true } as RequestBody : req, socket: args.socket };
+}
+
+/** Takes --persist out of the options (not after `--`). */
+function takePersist(argv: string[]): { rest: string[]; persist: boolean } {
+  const stop = argv.indexOf('--');
+  const head = stop < 0 ? argv : argv.slice(0, stop);
+  const tail = stop < 0 ? [] : argv.slice(stop);
+  return { rest: [...head.filter((a) => a !== '--persist'), ...tail], persist: head.includes('--persist') };
 }
 
 function withArgFor(verb: string): string {
@@ -152,16 +170,20 @@ async function loadMain(rel: string, name: string): Promise<((argv: string[]) =>
   return typeof fn === 'function' ? (fn as (argv: string[]) => Promise<number>) : undefined;
 }
 
-async function runLive(verb: string, argv: string[], io: CliIo, socket: string | undefined): Promise<number> {
+async function runLive(verb: string, argv: string[], io: CliIo, socket: string | undefined, persist: boolean): Promise<number> {
   if (argv.includes('--help')) {
     io.stdout.write(verbUsage(verb));
     return 0;
   }
-  const parsed = parseVerbArgs(verb, argv);
+  const parsed = parseVerbArgs(verb, argv, persist);
   const req = parsed.req;
   const client = await openControl(io, parsed.socket ?? socket, `${PROG}: cannot contact ipmpd -- is IPMP in use?`);
   try {
-    await call(client, req);
+    const result = (await call(client, req)) as LiveResult | null;
+    if ('persist' in req && req.persist && result?.persisted !== true) {
+      const why = typeof result?.warning === 'string' ? result.warning : 'ipmpd did not confirm the write';
+      throw new FatalError(`${PROG}: ${verb} applied, but not persisted: ${why}`);
+    }
     return 0;
   } catch (err) {
     if (err instanceof DaemonError) throw new FatalError(`${PROG}: ${verb}: ${err.message}`);
@@ -175,11 +197,13 @@ export async function ipmpMain(argv: string[], ioIn?: Partial<CliIo>): Promise<n
   const io = defaultIo(ioIn);
   return runCommand(PROG, IPMP_USAGE, io.stderr, argv.includes('--debug'), async () => {
     let socket: string | undefined;
+    let persist = false;
     let i = 0;
     for (; i < argv.length && argv[i].startsWith('-'); i++) {
       const a = argv[i];
       if (a === '--help') { io.stdout.write(HELP); return 0; }
       if (a === '--debug') continue;
+      if (a === '--persist') { persist = true; continue; }
       if (a === '--socket') { socket = argv[++i]; if (!socket) throw new UsageError('option --socket requires a path'); continue; }
       if (a.startsWith('--socket=')) { socket = a.slice('--socket='.length); continue; }
       throw new UsageError(`unrecognized option '${a}'`);
@@ -188,6 +212,7 @@ export async function ipmpMain(argv: string[], ioIn?: Partial<CliIo>): Promise<n
     const rest = argv.slice(i + 1);
     if (verb === undefined) throw new UsageError('a verb is required');
     if (verb === 'help') { io.stdout.write(HELP); return 0; }
+    if (persist && (verb === 'lab' || verb === 'bench')) throw new UsageError('--persist applies to the live verbs only');
     if (verb === 'lab') {
       const labMain = await loadMain('../lab/cli.js', 'labMain');
       if (!labMain) throw new FatalError('ipmp lab: not available');
@@ -200,7 +225,7 @@ export async function ipmpMain(argv: string[], ioIn?: Partial<CliIo>): Promise<n
     }
     if (!Object.hasOwn(VERB_USAGE, verb)) throw new UsageError(`unknown verb '${verb}'`);
     try {
-      return await runLive(verb, rest, io, socket);
+      return await runLive(verb, rest, io, socket, persist);
     } catch (err) {
       if (err instanceof UsageError) {
         io.stderr.write(`${PROG}: ${err.message}\n${verbUsage(verb)}`);

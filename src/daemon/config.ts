@@ -37,6 +37,8 @@ export interface LoadConfigOptions {
 export interface LoadedConfig {
   config: DaemonConfig;
   warnings: string[];
+  /** The YAML file's text as read (what `ipmp VERB --persist` checks the file against). */
+  text?: string;
 }
 
 /**
@@ -102,5 +104,5 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
   const mpathdPath = opts.mpathdPath === undefined ? DEFAULT_MPATHD : opts.mpathdPath;
   const mpathdText = mpathdPath === null ? null : readConfigFile(mpathdPath, mpathdPath === DEFAULT_MPATHD);
   const yamlText = readConfigFile(opts.configPath, false) as string;
-  return buildConfig(yamlText, opts.configPath, mpathdText, mpathdPath);
+  return { ...buildConfig(yamlText, opts.configPath, mpathdText, mpathdPath), text: yamlText };
 }

@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import { MAX_REQUEST_BYTES, PRIVILEGED_OPS, REQUEST_TIMEOUT_MS } from './protocol.js';
 import type { ErrorCode, Op, ProbeEvent, Reply, Request } from './protocol.js';
 
-type FieldKind = 'ifname' | 'group' | 'ifnames' | 'text' | 'prop';
+type FieldKind = 'ifname' | 'group' | 'ifnames' | 'text' | 'prop' | 'bool';
 
 const FIELDS: Record<Op, Record<string, FieldKind>> = {
   'ping': {},
@@ -30,6 +30,15 @@ const FIELDS: Record<Op, Record<string, FieldKind>> = {
   'delete-addr': { group: 'group', address: 'text' },
   'set-ifprop': { ifname: 'ifname', prop: 'prop', value: 'text' },
   'test-hook': { group: 'group', hook: 'text' },
+};
+
+/** Fields a request may leave out. */
+const OPTIONAL: Partial<Record<Op, Record<string, FieldKind>>> = {
+  'add-ipmp': { persist: 'bool' },
+  'remove-ipmp': { persist: 'bool' },
+  'create-addr': { persist: 'bool' },
+  'delete-addr': { persist: 'bool' },
+  'set-ifprop': { persist: 'bool' },
 };
 
 const MAX_TEXT = 256;
@@ -47,6 +56,7 @@ function checkField(kind: FieldKind, v: unknown): string | null {
     case 'group': return typeof v === 'string' && v.length >= 1 && v.length <= 64 && !/[\s\x00-\x1f]/.test(v) ? null : 'a group name';
     case 'text': return typeof v === 'string' && v.length <= MAX_TEXT && !/[\x00-\x1f]/.test(v) ? null : `a string of at most ${MAX_TEXT} characters`;
     case 'prop': return v === 'standby' || v === 'test-address' ? null : '"standby" or "test-address"';
+    case 'bool': return typeof v === 'boolean' ? null : 'true or false';
     case 'ifnames':
       return Array.isArray(v) && v.length >= 1 && v.length <= MAX_IFNAMES && v.every(isIfName)
         ? null : `a list of 1-${MAX_IFNAMES} interface names`;
@@ -64,14 +74,19 @@ export function validateRequest(v: unknown): Validated {
     return { ok: false, id, what: typeof o.op === 'string' ? `unknown op ${JSON.stringify(o.op.slice(0, 40))}` : '"op" must be a string' };
   }
   const fields = FIELDS[o.op as Op];
+  const optional = OPTIONAL[o.op as Op] ?? {};
   for (const k of Object.keys(o)) {
-    if (k !== 'id' && k !== 'op' && !Object.hasOwn(fields, k)) {
+    if (k !== 'id' && k !== 'op' && !Object.hasOwn(fields, k) && !Object.hasOwn(optional, k)) {
       return { ok: false, id, what: `unexpected field ${JSON.stringify(k.slice(0, 40))} for ${o.op}` };
     }
   }
   for (const [k, kind] of Object.entries(fields)) {
     if (!Object.hasOwn(o, k)) return { ok: false, id, what: `missing field "${k}" for ${o.op}` };
     const expected = checkField(kind, o[k]);
+    if (expected) return { ok: false, id, what: `"${k}" must be ${expected}` };
+  }
+  for (const [k, kind] of Object.entries(optional)) {
+    const expected = Object.hasOwn(o, k) ? checkField(kind, o[k]) : null;
     if (expected) return { ok: false, id, what: `"${k}" must be ${expected}` };
   }
   return { ok: true, req: o as unknown as Request };

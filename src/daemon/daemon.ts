@@ -16,6 +16,9 @@ import type { DaemonConfig } from './config-types.js';
 import type { ProbeEvent, Request, Snapshot } from './protocol.js';
 import type { GroupHandover, Handover, HandoverReason } from './upgrade.js';
 import { heapReport } from '../util/heap-report.js';
+import { describeEdit, persistEdit, type ConfigEdit, type ConfigFile } from './config-persist.js';
+import type { GroupConfig, InterfaceConfig } from './config-types.js';
+import type { LiveResult } from './protocol.js';
 
 export class RequestError extends Error {
   constructor(readonly code: string, message: string) {
@@ -30,6 +33,8 @@ export interface DaemonOptions {
   stateDir?: string;
   /** Descriptors of the previous image after an in-place re-execution. */
   handover?: Handover | null;
+  /** The file `config` was loaded from, with its text then; `ipmp VERB --persist` rewrites it. */
+  configFile?: ConfigFile | null;
 }
 
 export class Daemon {
@@ -40,11 +45,16 @@ export class Daemon {
   private server: ControlServer | null = null;
   private readonly subscribers = new Set<ControlConnection>();
   private config: DaemonConfig;
+  private readonly configFile: ConfigFile | null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.native = loadNative();
     // After an upgrade, a SIGHUP applies what changed in the file since the previous image read it.
     this.config = opts.handover?.base ?? opts.config;
+    const f = opts.configFile ?? null;
+    // The file is the reload base only when it still says what the previous image loaded.
+    const stale = f !== null && opts.handover?.base !== undefined && diffConfig(opts.handover.base, opts.config).length > 0;
+    this.configFile = f && { path: f.path, text: stale ? null : f.text };
   }
 
   /**
@@ -236,12 +246,14 @@ export class Daemon {
           if (other) throw new RequestError('EINVAL', `${n} is already in group ${other.name}`);
         }
         for (const n of req.interfaces) await this.live(() => g.addNic(n));
-        return { ok: true };
+        return this.persisted(req.persist, () => ({
+          op: 'add-ipmp', group: g.name, interfaces: req.interfaces.map((n) => runningNic(g.runningConfig(), n)),
+        }));
       }
       case 'remove-ipmp': {
         const g = this.groupNamed(req.group);
         for (const n of req.interfaces) await this.live(() => g.removeNic(n));
-        return { ok: true };
+        return this.persisted(req.persist, () => ({ op: 'remove-ipmp', group: g.name, interfaces: req.interfaces }));
       }
       case 'create-addr':
       case 'delete-addr': {
@@ -249,14 +261,16 @@ export class Daemon {
         const p = parsePrefix(req.address);
         if (!p.ok) throw new RequestError('EINVAL', `bad address ${req.address}: expected ${p.expected}`);
         await this.live(() => (req.op === 'create-addr' ? g.addAddress(p.value) : g.removeAddress(p.value)));
-        return { ok: true };
+        return this.persisted(req.persist, () => ({ op: req.op, group: g.name, address: p.value }));
       }
       case 'set-ifprop': {
         const g = this.groupOfNic(req.ifname);
         if (req.prop === 'standby') {
           if (req.value !== 'on' && req.value !== 'off') throw new RequestError('EINVAL', `standby: expected on or off, got "${req.value}"`);
           await this.live(() => g.setStandby(req.ifname, req.value === 'on'));
-          return { ok: true };
+          return this.persisted(req.persist, () => ({
+            op: 'set-ifprop', group: g.name, prop: 'standby', interface: runningNic(g.runningConfig(), req.ifname),
+          }));
         }
         const run = g.runningConfig();
         const cur = run.interfaces.find((i) => i.name === req.ifname);
@@ -266,7 +280,9 @@ export class Daemon {
         const ch = setTestAddress(cur, req.value, { data: run.addresses.map((x) => x.address), tests });
         if (!ch.ok) throw new RequestError('EINVAL', ch.error);
         await this.live(() => g.setTestAddresses(ch.config));
-        return { ok: true };
+        return this.persisted(req.persist, () => ({
+          op: 'set-ifprop', group: g.name, prop: 'test-address', interface: runningNic(g.runningConfig(), req.ifname),
+        }));
       }
       case 'test-hook': {
         if (process.env.IPMPD_TEST_HOOKS !== '1') throw new RequestError('EINVAL', 'test hooks are off (start ipmpd with IPMPD_TEST_HOOKS=1)');
@@ -282,6 +298,27 @@ export class Daemon {
       default:
         throw new RequestError('EBADREQ', `bad request: unknown op`);
     }
+  }
+
+  /**
+   * After a live change: with `persist`, rewrites the configuration file to hold it and makes
+   * the result the reload base, so a SIGHUP finds nothing to change. The live change stays
+   * whatever happens here; a file left alone is reported in the reply and the log.
+   */
+  private persisted(persist: boolean | undefined, edit: () => ConfigEdit): LiveResult {
+    if (persist !== true) return { ok: true };
+    const e = edit();
+    const what = describeEdit(e);
+    const f = this.configFile;
+    const r = persistEdit(f, this.config, e);
+    if (!r.ok) {
+      this.opts.log('err', `configuration: ${what} applied, but not persisted: ${r.reason}`);
+      return { ok: true, persisted: false, warning: r.reason };
+    }
+    this.config = r.config;
+    f!.text = r.text;
+    this.opts.log('info', r.changed ? `configuration ${f!.path}: persisted ${what}` : `configuration ${f!.path}: ${what} already there`);
+    return { ok: true, persisted: true, file: f!.path };
   }
 
   private groupNamed(name: string): GroupRuntime {
@@ -305,7 +342,7 @@ export class Daemon {
    * Changes that need a restart of a group (test addresses, FDT, targets) are
    * logged and take effect at the next start.
    */
-  async reload(next: DaemonConfig): Promise<void> {
+  async reload(next: DaemonConfig, text?: string): Promise<void> {
     const log = this.opts.log;
     for (const c of diffConfig(this.config, next)) {
       const g = 'group' in c ? this.groups.find((x) => x.name === c.group) : undefined;
@@ -341,6 +378,7 @@ export class Daemon {
       }
     }
     this.config = next;
+    if (this.configFile && text !== undefined) this.configFile.text = text;
   }
 
   /** Clean stop: everything this daemon created or changed is removed or restored. */
@@ -357,4 +395,9 @@ export class Daemon {
     }
     this.rtnl.close();
   }
+}
+
+/** A NIC's running configuration within its group's. */
+function runningNic(g: GroupConfig, name: string): InterfaceConfig {
+  return g.interfaces.find((i) => i.name === name) ?? { name, standby: false, testAddress: null, testAddress6: null };
 }

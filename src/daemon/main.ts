@@ -154,7 +154,8 @@ export async function main(argv: string[]): Promise<number> {
     return fail(firstLine(e));
   }
   const { Daemon } = await import('./daemon.js');
-  const daemon = new Daemon({ config: loaded.config, socketPath: args.socket, log, handover });
+  const configFile = { path: args.config, text: loaded.text ?? null };
+  const daemon = new Daemon({ config: loaded.config, socketPath: args.socket, log, handover, configFile });
   const notify = new SdNotify(native);
   let stopping = false;
   /** Between suspend and execve a stop must wait: the descriptors belong to the handover. */
@@ -193,7 +194,7 @@ export async function main(argv: string[]): Promise<number> {
         return;
       }
       for (const w of next.warnings) log('err', w);
-      await daemon.reload(next.config);
+      await daemon.reload(next.config, next.text);
     });
   });
   try {

@@ -135,11 +135,11 @@ export type Request =
   | { id: number; op: 'snapshot' }
   | { id: number; op: 'offline'; ifname: string }
   | { id: number; op: 'undo-offline'; ifname: string }
-  | { id: number; op: 'add-ipmp'; group: string; interfaces: string[] }
-  | { id: number; op: 'remove-ipmp'; group: string; interfaces: string[] }
-  | { id: number; op: 'create-addr'; group: string; address: string }
-  | { id: number; op: 'delete-addr'; group: string; address: string }
-  | { id: number; op: 'set-ifprop'; ifname: string; prop: 'standby' | 'test-address'; value: string }
+  | { id: number; op: 'add-ipmp'; group: string; interfaces: string[]; persist?: boolean }
+  | { id: number; op: 'remove-ipmp'; group: string; interfaces: string[]; persist?: boolean }
+  | { id: number; op: 'create-addr'; group: string; address: string; persist?: boolean }
+  | { id: number; op: 'delete-addr'; group: string; address: string; persist?: boolean }
+  | { id: number; op: 'set-ifprop'; ifname: string; prop: 'standby' | 'test-address'; value: string; persist?: boolean }
   /** Keeps the connection open; the daemon writes {"event":"probe", ...ProbeEvent} lines. */
   | { id: number; op: 'probe-subscribe' }
   /** Fault injection for tests; refused unless ipmpd runs with IPMPD_TEST_HOOKS=1. */
@@ -164,6 +164,21 @@ export type TestHook = 'probe-worker-pause' | 'probe-worker-stall' | 'probe-work
   | 'forwarding-stall' | 'forwarding-crash' | 'forwarding-crash-loop' | 'forwarding-crash-loop-end' | 'memory' | 'memory-gc';
 
 export type Op = Request['op'];
+
+/**
+ * The result of a live verb. With `persist: true` in the request the change is applied live
+ * first (a refusal is an error reply, as without it); then the daemon rewrites its
+ * configuration file. `persisted` says whether the file now gives the change; when it does not,
+ * the live change stays applied and `warning` is one line naming the file and the reason
+ * (e.g. "/etc/ipmp/ipmp.yaml changed on disk since it was loaded (reload it with SIGHUP first)").
+ */
+export interface LiveResult {
+  ok: true;
+  persisted?: boolean;
+  /** With persisted true: the file rewritten (or already holding the change). */
+  file?: string;
+  warning?: string;
+}
 
 /** Ops that change state: accepted only from uid 0 or members of group `ipmp`. */
 export const PRIVILEGED_OPS: ReadonlySet<Op> = new Set<Op>([

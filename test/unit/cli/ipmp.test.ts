@@ -19,6 +19,9 @@ describe('ipmp verb parsing', () => {
     ['set-ifprop', ['-p', 'test-address=none', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'test-address', value: 'none' }],
     ['set-ifprop', ['-p', 'test-address=fe80::1:2/64', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'test-address', value: 'fe80::1:2/64' }],
     ['set-ifprop', ['-p', 'test-address=Link-Local', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'test-address', value: 'link-local' }],
+    ['create-addr', ['--persist', '-a', '198.18.0.12/24', 'ipmp0'], { op: 'create-addr', group: 'ipmp0', address: '198.18.0.12/24', persist: true }],
+    ['remove-ipmp', ['-i', 'eth2', 'ipmp0', '--persist'], { op: 'remove-ipmp', group: 'ipmp0', interfaces: ['eth2'], persist: true }],
+    ['set-ifprop', ['-p', 'standby=on', '--persist', 'eth2'], { op: 'set-ifprop', ifname: 'eth2', prop: 'standby', value: 'on', persist: true }],
   ];
   for (const [verb, argv, req] of good) {
     it(`${verb} ${argv.join(' ')}`, () => assert.deepEqual(parseVerb(verb, argv), req));
@@ -72,11 +75,37 @@ describe('ipmp command', () => {
     assert.equal(r.stderr, 'ipmp: add-ipmp: permission denied\n');
   });
 
+  it('--persist: a change written to the file exits 0 silently', async () => {
+    const d = snapshotDaemon(SNAP, {}, () => ({ ok: true, result: { ok: true, persisted: true, file: '/etc/ipmp/ipmp.yaml' } }));
+    const r = await run(ipmpMain, ['--persist', 'create-addr', '-a', '198.18.0.20/24', 'ipmp0'], d);
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(d.requests.at(-1), { op: 'create-addr', group: 'ipmp0', address: '198.18.0.20/24', persist: true });
+  });
+
+  it('--persist: a change applied but not written exits 1 with the daemon\'s reason', async () => {
+    const why = '/etc/ipmp/ipmp.yaml changed on disk since it was loaded (reload it with SIGHUP first)';
+    const d = snapshotDaemon(SNAP, {}, () => ({ ok: true, result: { ok: true, persisted: false, warning: why } }));
+    const r = await run(ipmpMain, ['create-addr', '-a', '198.18.0.20/24', '--persist', 'ipmp0'], d);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `ipmp: create-addr applied, but not persisted: ${why}\n`);
+    const old = snapshotDaemon(SNAP, {}, () => ({ ok: true, result: { ok: true } }));
+    const r2 = await run(ipmpMain, ['create-addr', '-a', '198.18.0.20/24', '--persist', 'ipmp0'], old);
+    assert.equal(r2.code, 1, 'a reply that does not confirm the write is not success');
+    assert.match(r2.stderr, /^ipmp: create-addr applied, but not persisted: ipmpd did not confirm the write\n$/);
+  });
+
+  it('--persist is refused for lab and bench', async () => {
+    const r = await run(ipmpMain, ['--persist', 'lab', 'status'], snapshotDaemon(SNAP));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--persist applies to the live verbs only/);
+  });
+
   it('usage errors exit 2 with the verb usage and never connect', async () => {
     const d = snapshotDaemon(SNAP);
     const r = await run(ipmpMain, ['delete-addr', 'bogus', 'ipmp0'], d);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, "ipmp: 'bogus' lacks a prefix length (ADDR/PLEN)\nusage: ipmp delete-addr ADDR/PLEN GROUP\n");
+    assert.equal(r.stderr, "ipmp: 'bogus' lacks a prefix length (ADDR/PLEN)\nusage: ipmp delete-addr [--persist] ADDR/PLEN GROUP\n");
     assert.equal(d.connects.length, 0);
   });
 

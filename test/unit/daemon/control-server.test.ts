@@ -118,6 +118,17 @@ test('validateRequest accepts every well-formed op', () => {
   for (const r of good) assert.deepEqual(validateRequest(r), { ok: true, req: r });
 });
 
+test('validateRequest: persist is an optional boolean of the live verbs', () => {
+  const ok: Request[] = [{ id: 1, op: 'create-addr', group: 'ipmp0', address: '198.18.0.10/24', persist: true },
+    { id: 2, op: 'set-ifprop', ifname: 'eth0', prop: 'standby', value: 'on', persist: false },
+    { id: 3, op: 'remove-ipmp', group: 'ipmp0', interfaces: ['eth1'], persist: true }];
+  for (const r of ok) assert.deepEqual(validateRequest(r), { ok: true, req: r });
+  assert.deepEqual(validateRequest({ id: 4, op: 'add-ipmp', group: 'ipmp0', interfaces: ['eth1'], persist: 'yes' }),
+    { ok: false, id: 4, what: '"persist" must be true or false' });
+  assert.deepEqual(validateRequest({ id: 5, op: 'offline', ifname: 'eth0', persist: true }),
+    { ok: false, id: 5, what: 'unexpected field "persist" for offline' });
+});
+
 test('an oversized line gets ETOOBIG and the connection closes', async () => {
   const { path, server } = await setup();
   try {
