@@ -21,7 +21,7 @@ import type { LabInfo } from '../../src/lab/lab.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
-  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, longestGap, pickPorts, pingGaps, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
+  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, linkFailureUnderTraffic, longestGap, pickPorts, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
   waitSnap, withLog,
 } from './helpers/failover.js';
 
@@ -121,23 +121,9 @@ describe('link failover with traffic through the IPMP interface', { skip: skipUn
       const nic = boundTo(s0, addr);
       const survivor = other(nic);
       // Host → peer from the address on the failing NIC, and peer → that address.
-      const out = await startStream({ fromNs: hostNs(p), toNs: peerNs(p), to: PEER, local: addr, port: 5501, conns: 4,
-        rate: 200_000, durationMs: 4_000 });
-      const inb = await startStream({ fromNs: peerNs(p), toNs: hostNs(p), to: addr, local: PEER, port: 5502, conns: 2,
-        rate: 200_000, durationMs: 4_000 });
-      const ping = pingRun(peerNs(p), addr, 400, PING_INTERVAL_MS);
-      await waitFor('100 ping replies before the fault', () => ping.replies() >= 100, 10_000, 10);
-      const mark = d!.log().length;
-      const tFail = Date.now();
-      await labFail(p, nic);
-      await d!.waitLog(`IP interface failure detected on ${nic} of group ${TUN}`, 5_000, mark);
-      const tDeclared = Date.now();
-      const [pr, outR, inR] = await Promise.all([ping.result, out.result, inb.result]);
-
-      // The failure window: from the fault until 1 s after the failure was declared (the
-      // rebind and its gratuitous ARP are done by then).
-      const gaps = pingGaps(pr, PING_INTERVAL_MS);
-      const atFault = longestGap(gaps, 'path', tFail, tDeclared + 1_000);
+      const { tFail, tDeclared, ping: pr, gaps, atFault, out: outR, inb: inR } = await linkFailureUnderTraffic(p, d!, {
+        group: TUN, nic, addr, peer: PEER, ports: [5501, 5502], durationMs: 4_000, pings: 400, pingIntervalMs: PING_INTERVAL_MS, warmReplies: 100,
+      });
       t.diagnostic(`ping ${addr}: ${pr.received}/${pr.sent} replies; failure declared ${tDeclared - tFail} ms after the fault; ` +
         `longest gap in the failure window ${gapText(atFault, tFail)}; over the whole run ${gapText(longestGap(gaps, 'raw'), tFail)}`);
       console.log(`# link failover gap ${atFault ? atFault.path.toFixed(1) : '-'} ms`);

@@ -13,11 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { uniquePrefix } from '../../src/lab/fixture.js';
-import { execIn, hostNs, labDown, labDownSync, labFail, labRepair, labUp, peerNs, waitFor } from '../../src/lab/lab.js';
+import { execIn, hostNs, labDown, labDownSync, labRepair, labUp, peerNs, waitFor } from '../../src/lab/lab.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
-  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, longestGap, pickPorts, pingGaps, pingRun, skipUnlessRoot,
+  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, linkFailureUnderTraffic, pickPorts, skipUnlessRoot,
   startStream, waitSnap, withLog,
 } from './helpers/failover.js';
 import { testHook } from './helpers/probe-helpers.js';
@@ -173,20 +173,9 @@ describe('two forwarding threads (IPMPD_FORWARDING_THREADS=2)', { skip: skipUnle
       const addr = DATA[0];
       const nic = boundTo(s0, addr);
       const survivor = NICS.find((n) => n !== nic)!;
-      const out = await startStream({ fromNs: hostNs(p), toNs: peerNs(p), to: PEER, local: addr, port: 5611, conns: 4,
-        rate: 200_000, durationMs: 3_000 });
-      const inb = await startStream({ fromNs: peerNs(p), toNs: hostNs(p), to: addr, local: PEER, port: 5612, conns: 2,
-        rate: 200_000, durationMs: 3_000 });
-      const ping = pingRun(peerNs(p), addr, 300, PING_INTERVAL_MS);
-      await waitFor('50 ping replies before the fault', () => ping.replies() >= 50, 10_000, 10);
-      const mark = d!.log().length;
-      const tFail = Date.now();
-      await labFail(p, nic);
-      await d!.waitLog(`IP interface failure detected on ${nic} of group ${TUN}`, 5_000, mark);
-      const tDeclared = Date.now();
-      const [pr, outR, inR] = await Promise.all([ping.result, out.result, inb.result]);
-      const gaps = pingGaps(pr, PING_INTERVAL_MS);
-      const atFault = longestGap(gaps, 'path', tFail, tDeclared + 1_000);
+      const { tFail, tDeclared, ping: pr, atFault, out: outR, inb: inR } = await linkFailureUnderTraffic(p, d!, {
+        group: TUN, nic, addr, peer: PEER, ports: [5611, 5612], durationMs: 3_000, pings: 300, pingIntervalMs: PING_INTERVAL_MS, warmReplies: 50,
+      });
       t.diagnostic(`ping ${addr}: ${pr.received}/${pr.sent} replies; failure declared ${tDeclared - tFail} ms after the fault; ` +
         `longest gap in the failure window ${gapText(atFault, tFail)}`);
       assert.ok(pr.received > 250, `ping kept getting replies: ${pr.received}/${pr.sent}`);

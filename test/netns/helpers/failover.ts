@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execIn, hostNs, peerNs, spawnIn, swNs, waitFor } from '../../../src/lab/lab.js';
+import { execIn, hostNs, labFail, peerNs, spawnIn, swNs, waitFor } from '../../../src/lab/lab.js';
 import type { Snapshot, SnapshotInterface } from '../../../src/daemon/protocol.js';
 import { REPO, snapshot, type RunningDaemon } from './daemon.js';
 import { flowBucket } from '../../../src/dataplane/flowhash.js';
@@ -223,6 +223,62 @@ export function assertStreamWhole(name: string, r: StreamResult): void {
     assert.equal(conn.clean, true, `connection ${c} ended with FIN: ${info}`);
     assert.deepEqual(conn.errors, [], `connection ${c}: no sequence or content error: ${info}`);
   });
+}
+
+// ---- a link failure under traffic ----
+
+export interface LinkFailureSpec {
+  /** The group (TUN) whose failure line is awaited. */
+  group: string;
+  /** The NIC whose link fails, and a data address bound to it. */
+  nic: string;
+  addr: string;
+  /** The peer's address of the same family, the streams' other end. */
+  peer: string;
+  /** TCP ports of the stream host → peer (4 connections) and of the stream peer → host (2). */
+  ports: [number, number];
+  /** How long each stream runs (ms); 200 kB/s per connection. */
+  durationMs: number;
+  /** Echo requests from the peer to addr, pingIntervalMs apart; the fault comes after warmReplies replies. */
+  pings: number;
+  pingIntervalMs: number;
+  warmReplies: number;
+}
+
+export interface LinkFailureRun {
+  /** When the link was failed and when the daemon had logged the failure (epoch ms). */
+  tFail: number;
+  tDeclared: number;
+  ping: PingResult;
+  gaps: PingGap[];
+  /** The longest gap (path) ending between the fault and 1 s after the failure was declared. */
+  atFault: PingGap | null;
+  out: StreamResult;
+  inb: StreamResult;
+}
+
+/**
+ * Fails spec.nic's link (labFail) under traffic to and from spec.addr: paced TCP streams both
+ * ways and a ping from the peer. Resolves once the daemon logged the failure and all the
+ * traffic ended, with what the ping and the streams saw.
+ */
+export async function linkFailureUnderTraffic(prefix: string, d: RunningDaemon, spec: LinkFailureSpec): Promise<LinkFailureRun> {
+  const out = await startStream({ fromNs: hostNs(prefix), toNs: peerNs(prefix), to: spec.peer, local: spec.addr, port: spec.ports[0],
+    conns: 4, rate: 200_000, durationMs: spec.durationMs });
+  const inb = await startStream({ fromNs: peerNs(prefix), toNs: hostNs(prefix), to: spec.addr, local: spec.peer, port: spec.ports[1],
+    conns: 2, rate: 200_000, durationMs: spec.durationMs });
+  const ping = pingRun(peerNs(prefix), spec.addr, spec.pings, spec.pingIntervalMs);
+  await waitFor(`${spec.warmReplies} ping replies before the fault`, () => ping.replies() >= spec.warmReplies, 10_000, 10);
+  const mark = d.log().length;
+  const tFail = Date.now();
+  await labFail(prefix, spec.nic);
+  await d.waitLog(`IP interface failure detected on ${spec.nic} of group ${spec.group}`, 5_000, mark);
+  const tDeclared = Date.now();
+  const [pr, outR, inR] = await Promise.all([ping.result, out.result, inb.result]);
+  // The failure window: from the fault until 1 s after the failure was declared (the
+  // rebind and its gratuitous ARP are done by then).
+  const gaps = pingGaps(pr, spec.pingIntervalMs);
+  return { tFail, tDeclared, ping: pr, gaps, atFault: longestGap(gaps, 'path', tFail, tDeclared + 1_000), out: outR, inb: inR };
 }
 
 // ---- counters ----
