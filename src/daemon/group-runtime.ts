@@ -174,7 +174,7 @@ export class GroupRuntime {
       this.tunFd = tunFd;
       this.tunIfindex = this.native.ifNameToIndex(this.cfg.ifname);
       this.redad = this.deprecatedOnTun();
-      for (const a of this.redad) this.log('info', `${a} is deprecated on ${this.cfg.ifname} (a duplicate before the upgrade): duplicate address detection runs again`);
+      for (const a of this.redad) this.log('info', `${a} is deprecated on ${this.cfg.ifname} (a duplicate, or still under detection, before the upgrade): duplicate address detection runs again`);
     } else {
       const tun = this.native.tunOpen(this.cfg.ifname, { vnetHdr: true, multiQueue: false, persist: true });
       this.tunFd = tun.fd;
