@@ -344,7 +344,9 @@ export class Daemon {
    */
   async reload(next: DaemonConfig, text?: string): Promise<void> {
     const log = this.opts.log;
-    for (const c of diffConfig(this.config, next)) {
+    const changes = diffConfig(this.config, next);
+    if (changes.length === 0) log('info', 'SIGHUP: the configuration is unchanged');
+    for (const c of changes) {
       const g = 'group' in c ? this.groups.find((x) => x.name === c.group) : undefined;
       try {
         switch (c.kind) {
