@@ -317,7 +317,7 @@ export class Daemon {
     }
     this.config = r.config;
     f!.text = r.text;
-    this.opts.log('info', r.changed ? `configuration ${f!.path}: persisted ${what}` : `configuration ${f!.path}: ${what} already there`);
+    this.opts.log('info', r.changed ? `configuration ${f!.path}: persisted ${what}` : `configuration ${f!.path}: nothing to change for ${what}`);
     return { ok: true, persisted: true, file: f!.path };
   }
 

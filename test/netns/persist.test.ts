@@ -112,6 +112,16 @@ describe('ipmp --persist on a live daemon', { skip, timeout: 120_000 }, () => {
           d = undefined;
           d = await startDaemon(lab.prefix, persisted);
           assert.deepEqual(state(await snapshot(d.socket), false), ran);
+
+          // After an upgrade in place the new image still knows the file it may rewrite.
+          const from = d.log().length;
+          process.kill(d.pid, 'SIGUSR2');
+          await d.waitLog(/ipmpd: ready \([^)]*upgraded in place/, 30_000, from);
+          const r = await ipmp(d.socket, 'set-ifprop', '-p', 'standby=off', '--persist', 'eth2');
+          assert.equal(r.code, 0, r.stderr);
+          const file2 = join(d.dir, 'ipmp.yaml');
+          assert.match(readFileSync(file2, 'utf8'), /^ {6}eth2: \{ test-address: 198\.18\.0\.102\/24 \}$/m);
+          assert.deepEqual(fileState(readFileSync(file2, 'utf8')), state(await snapshot(d.socket), false));
         });
 
         // Edited behind the daemon's back: the change runs, the file stays as the admin left it.
@@ -126,6 +136,16 @@ describe('ipmp --persist on a live daemon', { skip, timeout: 120_000 }, () => {
           assert.equal(readFileSync(file, 'utf8'), edited);
           assert.ok((await snapshot(d!.socket)).addresses.some((a) => a.address === '198.18.0.13'), 'the live change applied');
           assert.match(d!.log(), /configuration: create-addr 198\.18\.0\.13\/24 on ipmp0 applied, but not persisted: .* changed on disk/);
+
+          // Once reloaded, the edited file is the one to rewrite: the hand edit stays.
+          const mark = d!.log().length;
+          process.kill(d!.pid, 'SIGHUP');
+          await d!.waitLog('SIGHUP: the configuration is unchanged', 10_000, mark);
+          const r2 = await ipmp(d!.socket, 'create-addr', '--persist', '-a', '198.18.0.14/24', 'ipmp0');
+          assert.equal(r2.code, 0, r2.stderr);
+          const text = readFileSync(file, 'utf8');
+          assert.match(text, /^ {6}- 198\.18\.0\.14\/24$/m);
+          assert.equal(text.replace('      - 198.18.0.14/24\n', ''), edited, 'only the new address is added');
         });
       } finally {
         await d?.stop().catch(() => undefined);
