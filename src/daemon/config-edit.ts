@@ -312,7 +312,6 @@ export function editConfigText(text: string, edit: ConfigEdit): string {
         if (!seqNames(node).includes(name)) throw new EditError(`has no interface ${name} in groups.${edit.group}.interfaces`);
         if (PROP_KEYS.every((k) => want[k] === undefined || want[k] === null)) return text;
       }
-      ifPair(parse(interfacesAsMap(text, edit.group)), edit.group, name);
       return setProps(interfacesAsMap(text, edit.group), edit.group, name, want);
     }
   }

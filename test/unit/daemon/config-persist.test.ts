@@ -139,6 +139,17 @@ describe('config-edit: the YAML file rewritten in place', () => {
     assert.equal(out, 'groups:\n  ipmp0:\n    interfaces:\n      eth0: { test-address: 198.18.0.100/24, test-address6: fe80::1/64 }\n');
   });
 
+  it('a group written as one flow map, quoted keys, and empty {} entries', () => {
+    const flow = 'groups:\n  ipmp0: { interfaces: { eth0: {}, "eth1": {} } }   # one line\n';
+    const added = editConfigText(flow, { op: 'create-addr', group: 'ipmp0', address: P('198.18.0.12/24') });
+    assert.equal(added, 'groups:\n  ipmp0: { interfaces: { eth0: {}, "eth1": {} }, addresses: [198.18.0.12/24] }   # one line\n');
+    const standby = editConfigText(flow, { op: 'set-ifprop', group: 'ipmp0', prop: 'standby', interface: nic('eth1', { standby: true }) });
+    assert.equal(standby, 'groups:\n  ipmp0: { interfaces: { eth0: {}, "eth1": {standby: true} } }   # one line\n');
+    const removed = editConfigText(flow, { op: 'remove-ipmp', group: 'ipmp0', interfaces: ['eth0'] });
+    assert.equal(removed, 'groups:\n  ipmp0: { interfaces: { "eth1": {} } }   # one line\n');
+    for (const out of [added, standby, removed]) load(out);
+  });
+
   it('a file without a final newline, and CRLF line ends', () => {
     const text = 'groups:\n  ipmp0:\n    interfaces:\n      eth0:';
     assert.equal(editConfigText(text, { op: 'add-ipmp', group: 'ipmp0', interfaces: [nic('eth1')] }), `${text}\n      eth1:\n`);
