@@ -6,7 +6,6 @@
  * by POLL_MS, so the stop flag and the tables are looked at regularly; the
  * forwarding never runs on the daemon's event loop.
  */
-import { writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from '../io/native.js';
 import { nativePacketPort, nativeTunPort, type NativeTunPort } from '../io/native-ports.js';
@@ -23,10 +22,11 @@ import { TxPath } from './tx-path.js';
 import { WARMUP_SLICE, WarmUp, type WarmRole } from './warmup.js';
 import { HB_BEAT, HB_HOOK, HOOK_CRASH, HOOK_HEAP, HOOK_HEAP_GC, HOOK_NONE, HOOK_STALL, type ForwardingWorkerData } from './worker-protocol.js';
 import { heapReport } from '../util/heap-report.js';
+import { nameThread } from '../util/thread-name.js';
 
 function main(): void {
   const d = workerData as ForwardingWorkerData;
-  nameThread(`ipmp-${d.role}`);
+  nameThread(`ipmp-${d.role}`); // ipmp-both, ipmp-tx, ipmp-rx
   const native = loadNative();
   const view = new TablesView(d.tables);
   const neigh = new NeighbourTable(d.neighbours);
@@ -55,19 +55,6 @@ function main(): void {
     warm?.close();
   }
   parentPort?.postMessage({ stopped: d.role });
-}
-
-/**
- * Gives this thread the worker's name (ipmp-both, ipmp-tx, ipmp-rx), as /proc/PID/task/TID/comm,
- * `top -H` and `ps -L` show it. A synchronous write runs on the calling thread, so
- * /proc/thread-self is this worker's own thread. Best effort: the thread stays unnamed otherwise.
- */
-function nameThread(name: string): void {
-  try {
-    writeFileSync('/proc/thread-self/comm', name);
-  } catch {
-    // no /proc, or a kernel without /proc/thread-self
-  }
 }
 
 /** The warm-up, or null when its local sockets cannot be had (the worker then forwards without it). */

@@ -11,11 +11,10 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { uniquePrefix } from '../../src/lab/fixture.js';
 import { execIn, hostNs, labDown, labDownSync, labRepair, labUp, peerNs, waitFor } from '../../src/lab/lab.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
-import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { namedThreads, startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
   FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, linkFailureUnderTraffic, pickPorts, skipUnlessRoot,
   startStream, waitSnap, withLog,
@@ -53,21 +52,6 @@ function settled(s: Snapshot): boolean {
 /** For each NIC, a data address bound to it. */
 function addressPerNic(s: Snapshot): string[] {
   return NICS.map((n) => [...DATA, ...DATA6].find((a) => boundTo(s, a) === n)!);
-}
-
-/** The daemon's threads named ipmp-* (/proc/PID/task/TID/comm), as name → thread ids. */
-function namedThreads(pid: number): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let name: string;
-    try {
-      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    if (name.startsWith('ipmp-')) out.set(name, [...(out.get(name) ?? []), Number(tid)]);
-  }
-  return out;
 }
 
 /** The forwarding threads: exactly one ipmp-tx and one ipmp-rx, no ipmp-both; their thread ids. */

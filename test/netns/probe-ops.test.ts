@@ -7,7 +7,7 @@
 // - the probe worker (test hooks, IPMPD_TEST_HOOKS=1): a 1.5 s pause (longer than the FDT) is
 //   absorbed without a restart or a failure; a worker stuck for 6 s is found by the watchdog
 //   and restarted, a crashed one too; neither fails a NIC, probing resumes with no socket
-//   left behind, and a silent fault right after the restart is detected within the FDT.
+//   left behind and its thread (ipmp-probe) replaced by one new thread, and a silent fault right after the restart is detected within the FDT.
 //
 // The TUN gets a name unique to this process (ipo<n>) unless IPMP_TEST_TUN is set.
 
@@ -15,7 +15,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab } from '../../src/lab/fixture.js';
 import { labFail, swNs, waitFor } from '../../src/lab/lab.js';
-import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
+import { namedThreads, startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import { tcpdump } from './helpers/tcpdump.js';
 import {
   ackedLines, iface, ifMpadm, ipmpstat, ipmpstatProbes, packetSockets, probingGroupYaml, testHook, waitProbeOk, withLog,
@@ -63,6 +63,23 @@ function noFailureSince(d: RunningDaemon, mark: number): void {
 async function probesResume(p: string, d: RunningDaemon, ms = 1200): Promise<void> {
   const out = await ipmpstatProbes(p, d, ms);
   for (const n of NICS) assert.ok(ackedLines(out, n, PEER).length >= 3, `acked probes on ${n} after the restart:\n${out}`);
+}
+
+/** The id of the daemon's one probe thread (named ipmp-probe; one group). */
+function oneProbeThread(pid: number): number {
+  const tids = namedThreads(pid).get('ipmp-probe') ?? [];
+  assert.equal(tids.length, 1, `one ipmp-probe thread: ${JSON.stringify([...namedThreads(pid)])}`);
+  return tids[0];
+}
+
+/** Waits until the one probe thread is a new one (`old` has ended, none is left over); its id. */
+async function replacedProbeThread(pid: number, old: number, what: string): Promise<number> {
+  let tids: number[] = [];
+  await waitFor(`${what}'s thread replaced by one new ipmp-probe thread`, () => {
+    tids = namedThreads(pid).get('ipmp-probe') ?? [];
+    return tids.length === 1 && tids[0] !== old;
+  }, 5_000, 50).catch((e: Error) => { e.message += ` (ipmp-probe threads ${JSON.stringify(tids)}, the old one ${old})`; throw e; });
+  return tids[0];
 }
 
 describe('probing and administration', { skip }, () => {
@@ -114,6 +131,7 @@ describe('probing and administration', { skip }, () => {
           await waitProbeOk(dd, NICS, 10_000);
           const sockets = packetSockets(dd.pid);
           assert.ok(sockets >= 4, `data and probe sockets on both NICs: ${sockets}`);
+          let probeThread = oneProbeThread(dd.pid);
 
           // A pause longer than the FDT but shorter than the watchdog's limit.
           let mark = dd.log().length;
@@ -135,6 +153,7 @@ describe('probing and administration', { skip }, () => {
           let s = await snapshot(dd.socket);
           for (const n of NICS) assert.equal(iface(s, n).state, 'ok', `${n} ok after the restart`);
           await samePacketSockets(dd.pid, sockets, 'the stuck worker\'s sockets closed');
+          probeThread = await replacedProbeThread(dd.pid, probeThread, 'the stuck worker');
 
           // Crashed: restarted too.
           mark = dd.log().length;
@@ -146,6 +165,7 @@ describe('probing and administration', { skip }, () => {
           s = await snapshot(dd.socket);
           for (const n of NICS) assert.equal(iface(s, n).state, 'ok', `${n} ok after the crash`);
           await samePacketSockets(dd.pid, sockets, 'the crashed worker\'s sockets closed');
+          await replacedProbeThread(dd.pid, probeThread, 'the crashed worker');
 
           // The restarted worker still detects a failure within the FDT (no new quiet period).
           mark = dd.log().length;

@@ -32,6 +32,7 @@ import { GroupFdt } from '../../control/fdt.js';
 import { RecvClock, type Level, type NicProbeEnv } from './nic-probe.js';
 import { ProbeMembers, type Instance, type Member } from './members.js';
 import { heapReport } from '../../util/heap-report.js';
+import { nameThread } from '../../util/thread-name.js';
 import { NicProbe6 } from './nic-probe6.js';
 import type {
   Family, FromWorker, NicFailState, ProbeWorkerData, ProbeWorkerHook, ProberFact, ProberNic, ToWorker,
@@ -391,6 +392,7 @@ export class ProbeWorker {
 function main(): void {
   const port = parentPort;
   if (!port) return;
+  nameThread('ipmp-probe');
   const w = new ProbeWorker(loadNative(), workerData as ProbeWorkerData, (m) => port.postMessage(m));
   port.on('message', (m: ToWorker) => {
     try {

@@ -5,7 +5,7 @@
  * here is SIGKILLed when this process exits; stop() and kill9() end it earlier.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -229,4 +229,19 @@ export function groupMetric(m: Map<string, number>, name: string, group: string)
   const v = m.get(`${name}{group="${group}"}`);
   if (v === undefined) throw new Error(`no metric ${name} for group ${group}`);
   return v;
+}
+
+/** The daemon's threads named ipmp-* (/proc/PID/task/TID/comm), as name → thread ids. */
+export function namedThreads(pid: number): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let name: string;
+    try {
+      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    if (name.startsWith('ipmp-')) out.set(name, [...(out.get(name) ?? []), Number(tid)]);
+  }
+  return out;
 }
