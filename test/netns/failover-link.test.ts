@@ -21,7 +21,7 @@ import type { LabInfo } from '../../src/lab/lab.js';
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
-  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, linkFailureUnderTraffic, longestGap, pickPorts, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
+  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, linkFailureUnderTraffic, longestGap, nicStat, pickPorts, ipmpstat, peerNeighbour, pingRun, reachable, skipUnlessRoot, startStream,
   waitSnap, withLog,
 } from './helpers/failover.js';
 
@@ -58,8 +58,8 @@ function settled(s: Snapshot, addrs = DATA, nics = ['eth0', 'eth1']): boolean {
     && bound.every((b) => nics.includes(b)) && new Set(bound).size === Math.min(addrs.length, nics.length);
 }
 
-async function rxPackets(p: string, nic: string): Promise<number> {
-  return Number((await execIn(hostNs(p), ['cat', `/sys/class/net/${nic}/statistics/rx_packets`])).stdout.trim());
+function rxPackets(p: string, nic: string): Promise<number> {
+  return nicStat(p, nic, 'rx_packets');
 }
 
 /**

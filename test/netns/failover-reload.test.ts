@@ -25,7 +25,7 @@ import type { LabInfo } from '../../src/lab/lab.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { ackedLines, ipmpstatProbes } from './helpers/probe-helpers.js';
 import {
-  FlowMeter, assertStreamWhole, boundTo, flowPorts, iface, peerNeighbour, pickPorts, pingRun, reachable,
+  FlowMeter, assertStreamWhole, boundTo, flowPorts, iface, nicStat, peerNeighbour, pickPorts, pingRun, reachable,
   skipUnlessRoot, startStream, tcpSnmp, waitSnap, withLog,
 } from './helpers/failover.js';
 
@@ -37,8 +37,8 @@ const PEER = '198.18.0.1';
 const STREAM_PORT = 5503;
 const LATER_PORT = 5504;
 
-async function rxPackets(p: string, nic: string): Promise<number> {
-  return Number((await execIn(hostNs(p), ['cat', `/sys/class/net/${nic}/statistics/rx_packets`])).stdout.trim());
+function rxPackets(p: string, nic: string): Promise<number> {
+  return nicStat(p, nic, 'rx_packets');
 }
 
 const FDT_MS = 1000;

@@ -16,7 +16,7 @@ import { execIn, hostNs, labDown, labDownSync, labRepair, labUp, peerNs, waitFor
 import type { Snapshot } from '../../src/daemon/protocol.js';
 import { namedThreads, startDaemon, snapshot, type RunningDaemon } from './helpers/daemon.js';
 import {
-  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, linkFailureUnderTraffic, pickPorts, skipUnlessRoot,
+  FlowMeter, assertStreamWhole, boundTo, flowPorts, gapText, iface, linkFailureUnderTraffic, nicStat, pickPorts, skipUnlessRoot,
   startStream, waitSnap, withLog,
 } from './helpers/failover.js';
 import { testHook } from './helpers/probe-helpers.js';
@@ -64,8 +64,8 @@ function forwardingThreads(pid: number): { tx: number; rx: number } {
   return { tx: t.get('ipmp-tx')![0], rx: t.get('ipmp-rx')![0] };
 }
 
-async function rxBytes(p: string, nic: string): Promise<number> {
-  return Number((await execIn(hostNs(p), ['cat', `/sys/class/net/${nic}/statistics/rx_bytes`])).stdout.trim());
+function rxBytes(p: string, nic: string): Promise<number> {
+  return nicStat(p, nic, 'rx_bytes');
 }
 
 /** Pings that must all be answered: first one through (neighbours resolved), then `count` of `count`. */

@@ -293,8 +293,13 @@ export async function tcpSnmp(ns: string): Promise<Record<string, number>> {
   return out;
 }
 
-export async function txBytes(prefix: string, nic: string): Promise<number> {
-  return Number((await execIn(hostNs(prefix), ['cat', `/sys/class/net/${nic}/statistics/tx_bytes`])).stdout.trim());
+/** One of a host NIC's counters (/sys/class/net/NIC/statistics/STAT) in the lab's host namespace. */
+export async function nicStat(prefix: string, nic: string, stat: 'tx_bytes' | 'rx_bytes' | 'rx_packets'): Promise<number> {
+  return Number((await execIn(hostNs(prefix), ['cat', `/sys/class/net/${nic}/statistics/${stat}`])).stdout.trim());
+}
+
+export function txBytes(prefix: string, nic: string): Promise<number> {
+  return nicStat(prefix, nic, 'tx_bytes');
 }
 
 /** The IPMP interface's carrier in the lab's host namespace (/sys/class/net/IF/carrier). */

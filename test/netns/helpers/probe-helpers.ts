@@ -12,6 +12,7 @@ import type { Snapshot, SnapshotInterface, TestHook } from '../../../src/daemon/
 import { REPO, snapshot, type RunningDaemon } from './daemon.js';
 
 export const IPMPSTAT = join(REPO, 'bin', 'ipmpstat');
+export const IF_MPADM = join(REPO, 'bin', 'if_mpadm');
 
 /**
  * The probing group the probe tests run: eth0 and eth1 with test addresses 198.18.0.100 and .101,
@@ -31,7 +32,6 @@ export function probingGroupYaml(tun: string, fdtMs: number, target: string | nu
     '',
   ].join('\n');
 }
-export const IF_MPADM = join(REPO, 'bin', 'if_mpadm');
 
 export { withLog } from './daemon.js';
 
@@ -98,22 +98,20 @@ export async function testHook(d: RunningDaemon, group: string, hook: TestHook):
   }
 }
 
-/** Socket inodes listed in one of /proc/PID/net/{packet,unix} (the inode is the last column of packet, the 7th of unix). */
-function socketInodes(pid: number, table: 'packet' | 'unix'): Set<string> {
-  const lines = readFileSync(`/proc/${pid}/net/${table}`, 'utf8').trim().split('\n').slice(1);
-  return new Set(lines.map((l) => { const f = l.trim().split(/\s+/); return (table === 'packet' ? f.at(-1) : f[6]) ?? ''; }));
-}
-
-/** Inodes of TCP sockets in the process's namespace that are not listening (state 0A), IPv4 and IPv6. */
-function tcpConnectionInodes(pid: number): Set<string> {
+/**
+ * Socket inodes in one of the process namespace's /proc/PID/net tables (the inode is the last
+ * column of packet, the 7th of unix, the 10th of tcp/tcp6), with the row's fields passing `keep`.
+ * A table the kernel lacks (tcp6 without IPv6) has none.
+ */
+function socketInodes(pid: number, table: 'packet' | 'unix' | 'tcp' | 'tcp6', keep: (f: string[]) => boolean = () => true): Set<string> {
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8'); } catch { return new Set(); }
+  const col = (f: string[]): string | undefined => (table === 'packet' ? f.at(-1) : table === 'unix' ? f[6] : f[9]);
   const inodes = new Set<string>();
-  for (const table of ['tcp', 'tcp6']) {
-    let text: string;
-    try { text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8'); } catch { continue; /* no IPv6 */ }
-    for (const l of text.trim().split('\n').slice(1)) {
-      const f = l.trim().split(/\s+/);
-      if (f[3] !== '0A' && f[9]) inodes.add(f[9]);
-    }
+  for (const l of text.trim().split('\n').slice(1)) {
+    const f = l.trim().split(/\s+/);
+    const inode = col(f);
+    if (inode && keep(f)) inodes.add(inode);
   }
   return inodes;
 }
@@ -127,7 +125,9 @@ function tcpConnectionInodes(pid: number): Set<string> {
 export function descriptorKinds(pid: number): Record<string, number> {
   const packet = socketInodes(pid, 'packet');
   const unix = socketInodes(pid, 'unix');
-  const tcp = tcpConnectionInodes(pid);
+  // TCP sockets that are not listening (state 0A): connections.
+  const notListening = (f: string[]): boolean => f[3] !== '0A';
+  const tcp = new Set([...socketInodes(pid, 'tcp', notListening), ...socketInodes(pid, 'tcp6', notListening)]);
   const kinds: Record<string, number> = {};
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     let target: string;
